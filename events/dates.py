@@ -1,0 +1,95 @@
+"""The EDTF subset events are dated with, and the day ranges they cover.
+
+Analysts often know only a month or a year, or only that something happened
+"around" a date. Recording that precision honestly (rather than a guessed day)
+matters more than parsing all of EDTF, so the tracker accepts a small, strict
+subset and derives from it the first and last day an event may have happened on.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+ACCEPTED = (
+    "YYYY, YYYY-MM, YYYY-MM-DD, or an interval START/END of those, "
+    "optionally ending in ? (uncertain) or ~ (approximate)"
+)
+
+_PART = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_QUALIFIERS = {"?": "uncertain", "~": "approximate"}
+
+
+class DateError(ValueError):
+    """A date outside the accepted subset, or one that cannot exist."""
+
+
+@dataclass(frozen=True)
+class Occurred:
+    """A parsed date: the text as entered and the days it may stand for."""
+
+    text: str
+    start: dt.date
+    end: dt.date
+    precision: str  # "year", "month" or "day": the coarsest part given
+    qualifier: str | None  # "uncertain", "approximate" or None
+    interval: bool
+
+
+def _parse_part(part: str, whole: str, *, as_end: bool) -> tuple[dt.date, str]:
+    match = _PART.fullmatch(part)
+    if match is None:
+        raise DateError(f"'{whole}' is not a date the tracker accepts: use {ACCEPTED}")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    if year == 0:
+        raise DateError(f"'{whole}': year 0000 does not exist; years run from 0001")
+    if month is None:
+        return (dt.date(year, 12, 31) if as_end else dt.date(year, 1, 1)), "year"
+    if not 1 <= month <= 12:
+        raise DateError(f"'{whole}': month {month:02d} does not exist (months are 01 to 12)")
+    last_day = calendar.monthrange(year, month)[1]
+    if day is None:
+        return dt.date(year, month, last_day if as_end else 1), "month"
+    if not 1 <= day <= last_day:
+        raise DateError(
+            f"'{whole}': day {day:02d} does not exist in {calendar.month_name[month]} {year}, "
+            f"which has {last_day} days"
+        )
+    return dt.date(year, month, day), "day"
+
+
+_COARSER = {"year": 0, "month": 1, "day": 2}
+
+
+@lru_cache(maxsize=65536)
+def parse_occurred(text: str) -> Occurred:
+    """Parse a date of the accepted EDTF subset, or raise DateError saying why not.
+
+    Cached: a log holds a few thousand distinct dates however many events it has.
+    """
+    if not isinstance(text, str) or not text:
+        raise DateError(f"a date is required: use {ACCEPTED}")
+    body, qualifier = text, None
+    if text[-1] in _QUALIFIERS:
+        body, qualifier = text[:-1], _QUALIFIERS[text[-1]]
+    if "/" in body:
+        first, _, last = body.partition("/")
+        if "/" in last:
+            raise DateError(f"'{text}': an interval has exactly one '/'")
+        start, p1 = _parse_part(first, text, as_end=False)
+        end, p2 = _parse_part(last, text, as_end=True)
+        if end < start:
+            raise DateError(f"'{text}': the interval ends before it starts")
+        precision = p1 if _COARSER[p1] <= _COARSER[p2] else p2
+        return Occurred(text, start, end, precision, qualifier, True)
+    start, precision = _parse_part(body, text, as_end=False)
+    end, _ = _parse_part(body, text, as_end=True)
+    return Occurred(text, start, end, precision, qualifier, False)
+
+
+def last_day_of(text: str) -> dt.date:
+    """The last day a date may mean: `--as-of 2024-06` asks about 2024-06-30."""
+    return parse_occurred(text).end

@@ -1,0 +1,401 @@
+"""The event vocabulary: one pydantic model per kind of event.
+
+These models are the single source of truth for what an event is. The import
+validator, the `tracker log KIND` options and their --help, the README's field
+table and the error messages all come from them, so a field is defined once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from .codes import country_names, currency_names
+from .dates import ACCEPTED, DateError, parse_occurred
+
+STATUSES = (
+    "proposed",
+    "negotiating",
+    "agreed",
+    "committed",
+    "in_progress",
+    "completed",
+    "suspended",
+    "cancelled",
+)
+Status = Literal[
+    "proposed",
+    "negotiating",
+    "agreed",
+    "committed",
+    "in_progress",
+    "completed",
+    "suspended",
+    "cancelled",
+]
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+
+
+def _country(code: str) -> str:
+    if code not in country_names():
+        hint = f" (codes are upper case: {code.upper()})" if code.upper() in country_names() else ""
+        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code{hint}")
+    return code
+
+
+def _currency(code: str) -> str:
+    if code not in currency_names():
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code")
+    return code
+
+
+def _edtf(text: str) -> str:
+    try:
+        parse_occurred(text)
+    except DateError as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _calendar_date(text: str) -> str:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a calendar date (YYYY-MM-DD)") from None
+    return text
+
+
+def _web_url(url: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE):
+        raise ValueError(f"'{url}' is not an http(s) URL")
+    return url
+
+
+def _plain_decimal(d: Decimal) -> str:
+    """Decimals are written without exponent or trailing zeros, so equal amounts hash equally."""
+    return format(d.normalize(), "f")
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Slug = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+EventId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+CountryCode = Annotated[str, AfterValidator(_country)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+EDTFDate = Annotated[str, AfterValidator(_edtf)]
+CalendarDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_date)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+Amount = Annotated[
+    Decimal, Field(ge=0, allow_inf_nan=False), PlainSerializer(_plain_decimal, return_type=str)
+]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo must not silently drop data."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, str_strip_whitespace=True)
+
+
+class Source(Strict):
+    """Where a fact was reported."""
+
+    publisher: Name = Field(description="who published it")
+    title: Name = Field(description="the article's title")
+    published: CalendarDate = Field(description="publication date, YYYY-MM-DD")
+    url: WebUrl | None = Field(None, description="http(s) address, if any")
+    author: Name | None = Field(None, description="author, if named")
+
+
+class Value(Strict):
+    """A sum of money in one currency."""
+
+    amount: Amount = Field(description="non-negative decimal")
+    currency: CurrencyCode = Field(description="ISO 4217 code, e.g. USD")
+
+
+class Location(Strict):
+    """Where something happened, for maps."""
+
+    name: Name = Field(description="place name")
+    lat: float = Field(ge=-90, le=90, description="latitude")
+    lon: float = Field(ge=-180, le=180, description="longitude")
+
+
+class Envelope(Strict):
+    """Fields every event has."""
+
+    plural: ClassVar[str]
+    default_status: ClassVar[str | None] = None
+    about: ClassVar[str]
+
+    id: EventId | None = Field(
+        None, description="stable id; derived from the content when not given"
+    )
+    occurred: EDTFDate = Field(description=f"when it happened: {ACCEPTED}")
+    countries: list[CountryCode] = Field(
+        min_length=1, description="ISO 3166-1 alpha-2 codes of the countries involved"
+    )
+    summary: Text = Field(description="one or two sentences in the tracker's own words")
+    project: Slug | None = Field(
+        None, description="slug of the project, programme or summit it is about"
+    )
+    status: Status | None = Field(
+        None, description="the lifecycle status this event puts its project in"
+    )
+    sources: list[Source] = Field(min_length=1, description="where it was reported")
+    project_name: Name | None = Field(None, description="the project's human name")
+    location: Location | None = Field(None, description="where it happened")
+    note: Text | None = Field(None, description="an analyst's note, e.g. where sources disagree")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(set(self.countries)) != len(self.countries):
+            raise ValueError("countries lists a country twice")
+        if self.project is None and self.status is not None:
+            raise ValueError("status needs a project to apply to")
+        if self.project is None and self.project_name is not None:
+            raise ValueError("project_name needs a project to name")
+        return self
+
+
+class Visit(Envelope):
+    plural = "visits"
+    about = "a visit by a leader or official to another country"
+    kind: Literal["visit"]
+    visitor: Name = Field(description="who visited")
+    visitor_country: CountryCode = Field(description="the visitor's country")
+    host_country: CountryCode = Field(description="the country visited")
+    level: Literal["state", "official", "working"] | None = Field(
+        None, description="state, official or working"
+    )
+
+
+class Signing(Envelope):
+    plural = "signings"
+    default_status = "committed"
+    about = "agreements signed (one event may record several)"
+    kind: Literal["signing"]
+    parties: list[Name] = Field(min_length=1, description="who signed")
+    title: Name = Field(description="what was signed")
+    agreement_count: int = Field(1, ge=1, description="how many agreements were signed")
+    value: Value | None = Field(None, description="value, e.g. '1.5e9 USD'")
+
+
+class Mou(Envelope):
+    plural = "mous"
+    default_status = "agreed"
+    about = "a memorandum of understanding"
+    kind: Literal["mou"]
+    parties: list[Name] = Field(min_length=1, description="who signed it")
+    subject: Name = Field(description="what it is about")
+
+
+class Order(Envelope):
+    plural = "orders"
+    default_status = "committed"
+    about = "an order or supply contract"
+    kind: Literal["order"]
+    buyer: Name = Field(description="who ordered")
+    supplier: Name = Field(description="who supplies")
+    item: Name = Field(description="what was ordered")
+    quantity: Count | None = Field(None, description="how many")
+    value: Value | None = Field(None, description="value, e.g. '196000000 USD'")
+
+
+class Forum(Envelope):
+    plural = "forums"
+    about = "a forum, conference or business council"
+    kind: Literal["forum"]
+    name: Name = Field(description="the forum's name")
+    edition: int | None = Field(None, ge=1, description="which edition (17 for the 17th)")
+    host_country: CountryCode | None = Field(None, description="the host country")
+    attendance: Count | None = Field(None, description="how many attended")
+
+
+class Meeting(Envelope):
+    plural = "meetings"
+    about = "talks, a meeting or a roundtable"
+    kind: Literal["meeting"]
+    participants: list[Name] = Field(min_length=1, description="who took part")
+    topic: Name = Field(description="what was discussed")
+
+
+class Summit(Envelope):
+    plural = "summits"
+    about = "a step in a summit's life; project names the summit"
+    kind: Literal["summit"]
+    name: Name = Field(description="the summit's name")
+    planned_for: EDTFDate | None = Field(None, description=f"when it is planned: {ACCEPTED}")
+
+
+class Announcement(Envelope):
+    plural = "announcements"
+    about = "a plan or intention announced by a government or company"
+    kind: Literal["announcement"]
+    announcer: Name = Field(description="who announced it")
+    subject: Name = Field(description="what was announced")
+
+
+class Milestone(Envelope):
+    plural = "milestones"
+    about = "a change of a project's status"
+    kind: Literal["milestone"]
+    project: Slug = Field(description="slug of the project whose status changes")
+    status: Status = Field(description="the project's new status")
+
+
+class Figure(Envelope):
+    plural = "figures"
+    about = "a reported figure: trade, investment, quotas, counts"
+    kind: Literal["figure"]
+    metric: Slug = Field(description="what is measured, e.g. bilateral_trade")
+    amount: Amount = Field(description="the number reported")
+    unit: Name = Field(description="its unit, e.g. USD or companies")
+    period: EDTFDate | None = Field(None, description=f"the period it covers: {ACCEPTED}")
+
+
+class _Amendment(Envelope):
+    """Corrections and retractions are about another event, not about the world.
+
+    Their date, countries, summary and sources are optional: the command line fills
+    in the target's countries and a summary saying what changed.
+    """
+
+    occurred: EDTFDate | None = Field(None, description="when the amendment was made")
+    countries: list[CountryCode] = Field(default_factory=list, description="countries concerned")
+    summary: Text | None = Field(None, description="what was amended and why")
+    sources: list[Source] = Field(default_factory=list, description="where the fix was reported")
+    target: EventId = Field(description="id of the event amended")
+    reason: Text = Field(description="why")
+
+    @model_validator(mode="after")
+    def _about_an_event(self):
+        if self.project is not None or self.status is not None or self.project_name is not None:
+            raise ValueError(
+                f"a {self.kind} has no project or status of its own: "
+                "correct the target's project or status instead"
+            )
+        return self
+
+
+#: Fields a correction may not change: who an event is, not what it says.
+IMMUTABLE_FIELDS = frozenset({"id", "kind"})
+
+
+class Correction(_Amendment):
+    plural = "corrections"
+    about = "new values for fields of an earlier event"
+    kind: Literal["correction"]
+    changes: dict[str, Any] = Field(
+        min_length=1, description="field → new value (null removes an optional field)"
+    )
+
+    @model_validator(mode="after")
+    def _changeable(self):
+        fixed = sorted(IMMUTABLE_FIELDS & self.changes.keys())
+        if fixed:
+            raise ValueError(f"a correction cannot change {', '.join(fixed)}")
+        return self
+
+
+class Retraction(_Amendment):
+    plural = "retractions"
+    about = "withdraws an earlier event (or correction) from every count"
+    kind: Literal["retraction"]
+
+
+EVENT_MODELS: tuple[type[Envelope], ...] = (
+    Visit,
+    Signing,
+    Mou,
+    Order,
+    Forum,
+    Meeting,
+    Summit,
+    Announcement,
+    Milestone,
+    Figure,
+    Correction,
+    Retraction,
+)
+
+
+def kind_of(model: type[Envelope]) -> str:
+    """The `kind` tag of a model, read from its Literal annotation."""
+    return model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+
+
+MODELS: dict[str, type[Envelope]] = {kind_of(m): m for m in EVENT_MODELS}
+KINDS: tuple[str, ...] = tuple(MODELS)
+#: Kinds that state something about the world, as opposed to amending the log.
+WORLD_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in ("correction", "retraction"))
+AMENDMENT_KINDS = ("correction", "retraction")
+
+Event = Annotated[Union[EVENT_MODELS], Field(discriminator="kind")]  # type: ignore[valid-type]
+
+
+@lru_cache(maxsize=1)
+def event_adapter() -> TypeAdapter:
+    """The validator for any event; built on first use, not at import (it costs ~0.3 s)."""
+    return TypeAdapter(Event)
+
+
+def validate_event(data: Any) -> Envelope:
+    """Validate one event given as a dict. Raises ValidationError."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    model = MODELS.get(kind) if isinstance(kind, str) else None
+    if model is not None:
+        # Validating against the one model is faster, and its errors need no tag.
+        return model.model_validate(data)
+    return event_adapter().validate_python(data)
+
+
+def to_record(event: Envelope) -> dict[str, Any]:
+    """The event as a JSON-ready dict: the form that is stored, hashed and exported.
+
+    Optional fields that are unset are left out, except `project` and `status`,
+    which the contract always shows (as null when there is none).
+    """
+    data = event.model_dump(mode="json")
+    return {
+        key: value
+        for key, value in data.items()
+        if value is not None or key in ("project", "status")
+    }
+
+
+def explain(error: ValidationError) -> str:
+    """One line naming the field and the problem, for the first error of a validation."""
+    errors = error.errors(include_url=False)
+    first = errors[0]
+    field = ".".join(str(part) for part in first.get("loc", ()))
+    message = first.get("msg", "invalid").removeprefix("Value error, ")
+    kind_type = first.get("type")
+    if kind_type == "missing":
+        message = "is required"
+    elif kind_type == "extra_forbidden":
+        message = "is not a field of this kind of event"
+    elif kind_type == "union_tag_not_found":
+        field, message = "kind", f"is required: one of {', '.join(KINDS)}"
+    elif kind_type in ("union_tag_invalid", "model_attributes_type"):
+        field, message = "kind", f"must be one of: {', '.join(KINDS)}"
+    more = len(errors) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"field '{field}': {message}{suffix}" if field else f"{message}{suffix}"

@@ -1,0 +1,447 @@
+"""The `tracker` command line: a thin layer over the store, replay and queries.
+
+Exit codes: 0 success; 1 `verify` found a problem; 2 bad input or usage.
+Data goes to stdout (`--json` prints only JSON); notes and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .store import EventStore, LogError, resolve_db_path
+
+app = typer.Typer(
+    name="tracker",
+    help="An event-sourced timeline of South Korea's K-Silk Road cooperation with Central Asia.\n\n"
+    "Events are appended to a hash-chained log; nothing is ever edited or deleted. "
+    "Corrections and retractions are events too, so every past state can be asked for: "
+    "--as-of DATE (what was true then) and --known-at WHEN (what the tracker said then).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+AsOf = Annotated[
+    Optional[str],
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="World time: only what had happened by DATE (YYYY, YYYY-MM or YYYY-MM-DD; "
+        "a partial date means the end of its period).",
+    ),
+]
+KnownAt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--known-at",
+        metavar="WHEN",
+        help="Knowledge time: only what had been recorded by WHEN (a date means the end of that "
+        "day, UTC; or a timestamp like 2025-01-15T10:30:00Z).",
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One clear line on stderr, then the exit code."""
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def db_path(ctx: typer.Context) -> Path:
+    return ctx.find_root().obj["db"]
+
+
+def open_store(ctx: typer.Context) -> EventStore:
+    """The log at --db, created empty when there is none (every write command may create it)."""
+    return EventStore(db_path(ctx))
+
+
+def open_existing(ctx: typer.Context) -> EventStore:
+    """The log at --db for reading; a missing database is bad input, not a new empty one."""
+    path = db_path(ctx)
+    if not path.exists():
+        raise fail(f"no database at {path}: run `tracker init` first, or pass --db PATH")
+    return EventStore(path)
+
+
+def after_write(store: EventStore) -> None:
+    """Bring the projections up to date before a write command returns."""
+    from .replay import catch_up
+
+    catch_up(store)
+
+
+def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_json: bool) -> None:
+    """Append events and print the new id (or, with --json, the logged event)."""
+    from .output import emit_json
+
+    with open_store(ctx) as store:
+        try:
+            result = store.append(events)
+        except LogError as e:
+            raise fail(str(e)) from None
+        after_write(store)
+        event_id = result.last_id or events[-1].get("id")
+        if as_json:
+            stored = store.get(event_id) if event_id else None
+            emit_json(stored.exported() if stored else None)
+        elif result.added:
+            typer.echo(event_id)
+        else:
+            typer.echo(event_id)
+            typer.echo("(already in the log: nothing added)", err=True)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--db",
+            envvar="TRACKER_DB",
+            metavar="PATH",
+            help="The database file. Default: $TRACKER_DB, else ./tracker.db.",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"db": resolve_db_path(db)}
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    empty: Annotated[bool, typer.Option("--empty", help="Create an empty log, without the bundled record.")] = False,
+) -> None:
+    """Create the database, loaded with the bundled K-Silk Road record unless --empty.
+
+    Running it again on an existing database adds only what is missing.
+    """
+    from .bundled import record_path
+    from .output import say
+
+    with open_store(ctx) as store:
+        if not empty:
+            from .store import read_jsonl
+
+            try:
+                result = store.append(read_jsonl(record_path()))
+            except LogError as e:  # pragma: no cover - the bundled record is tested
+                raise fail(f"{record_path()}: {e}") from None
+            say(f"Loaded the bundled record: {result.added} events added, {result.skipped} already present.")
+        after_write(store)
+        say(f"{db_path(ctx)}: {store.count()} events.")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A JSONL file, one event per line; - for stdin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Append the events in a JSONL file, all or nothing.
+
+    Events already in the log (same id, same content) are skipped, so importing a file
+    twice adds nothing. Lines carrying seq, recorded_at, prev_hash and hash (as written
+    by `export`) are restored exactly. Any bad line stops the import: nothing is written.
+    """
+    from .importing import import_file
+
+    with open_store(ctx) as store:
+        try:
+            result = import_file(store, file, show_progress=not as_json)
+        except LogError as e:
+            raise fail(f"{file}: {e}") from None
+        except OSError as e:
+            raise fail(f"{file}: {e.strerror or e}") from None
+        after_write(store)
+    summary = {"added": result.added, "skipped": result.skipped, "last_seq": result.last_seq}
+    if as_json:
+        from .output import emit_json
+
+        emit_json(summary)
+    else:
+        typer.echo(f"{result.added} events added, {result.skipped} already in the log.")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the whole log as JSONL, with seq, recorded_at, prev_hash and hash.
+
+    Importing the file into an empty log restores it exactly.
+    """
+    with open_existing(ctx) as store:
+        if out is None:
+            write = sys.stdout.buffer.write
+            for line in store.export_lines():
+                write(line)
+            sys.stdout.flush()
+            return
+        partial = out.with_name(out.name + ".partial")
+        with open(partial, "wb") as f:
+            for line in store.export_lines():
+                f.write(line)
+        partial.replace(out)  # never leave a half-written export under the real name
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only this kind of event.")] = None,
+    country: Annotated[Optional[str], typer.Option("--country", metavar="CC", help="Only events involving this country.")] = None,
+    project: Annotated[Optional[str], typer.Option("--project", help="Only events about this project.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only events that began on or after DATE.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only events that began on or before DATE.")] = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List events as the tracker takes them: corrections applied, retractions left out.
+
+    Ordered by when they happened (first possible day, last possible day, log position).
+    """
+    from events.dates import DateError, parse_occurred
+    from events.models import WORLD_KINDS
+
+    from .listing import effective_events
+    from .output import emit_json, emit_table
+    from .timeaxes import TimeError, as_of_day, known_at_stamp
+
+    if kind is not None and kind not in WORLD_KINDS:
+        raise fail(f"--kind '{kind}': must be one of {', '.join(WORLD_KINDS)}")
+    try:
+        bounds = {
+            "as_of": as_of_day(as_of),
+            "known_at": known_at_stamp(known_at),
+            "since": parse_occurred(since).start.isoformat() if since else None,
+            "until": parse_occurred(until).end.isoformat() if until else None,
+        }
+    except (TimeError, DateError) as e:
+        raise fail(str(e)) from None
+    with open_existing(ctx) as store:
+        found = list(
+            effective_events(
+                store,
+                kind=kind,
+                country=country.upper() if country else None,
+                project=project,
+                **bounds,
+            )
+        )
+    if as_json:
+        emit_json([event.as_json() for event in found])
+        return
+    emit_table(
+        ["occurred", "kind", "countries", "project", "summary", "id"],
+        (
+            [
+                e.record["occurred"],
+                e.record["kind"] + (" (corrected)" if e.corrected else ""),
+                ",".join(e.record["countries"]),
+                e.record.get("project"),
+                e.record["summary"],
+                e.record["id"],
+            ]
+            for e in found
+        ),
+        title=f"{len(found)} events",
+    )
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One event as logged, its corrections and retraction, and its effective form now."""
+    from .amendments import Amendment, effective_form
+    from .output import emit_json
+
+    with open_existing(ctx) as store:
+        event = store.get(event_id)
+        if event is None:
+            raise fail(f"no event with id '{event_id}'")
+        amendments = store.amendments_of(event_id)
+    history = [Amendment.from_record(a.record, a.seq, a.recorded_at) for a in amendments]
+    effective = effective_form(event.record, history) if event.kind not in ("correction", "retraction") else None
+    result = {
+        "event": event.exported(),
+        "amendments": [a.exported() for a in amendments],
+        "effective": effective,
+        "retracted": any(a.kind == "retraction" and a.target == event_id for a in history),
+    }
+    if as_json:
+        emit_json(result)
+        return
+    import orjson
+
+    typer.echo(orjson.dumps(event.exported(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    for amendment in amendments:
+        record = amendment.record
+        what = record.get("changes") if record["kind"] == "correction" else ""
+        typer.echo(
+            f"\n{record['kind']} {record['id']} (recorded {amendment.recorded_at}, target "
+            f"{record['target']}): {record['reason']} {orjson.dumps(what).decode() if what else ''}"
+        )
+    if result["retracted"]:
+        typer.echo("\nThis event is retracted: it counts nowhere.")
+    elif amendments and effective is not None:
+        typer.echo("\nEffective now:")
+        typer.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+
+
+SourceOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--source", metavar="SOURCE", help="Where the fix was reported: 'PUBLISHER | TITLE | YYYY-MM-DD [| URL] [| AUTHOR]'. Repeatable."),
+]
+
+
+def _amendment(ctx, kind: str, target_id: str, reason: str, sources: list[str] | None, extra: dict, as_json: bool) -> None:
+    from .typed_input import InputError, parse_source
+
+    with open_existing(ctx) as store:
+        target = store.get(target_id)
+        if target is None:
+            raise fail(f"no event with id '{target_id}'")
+    try:
+        parsed_sources = [parse_source(s) for s in sources or ()]
+    except InputError as e:
+        raise fail(str(e)) from None
+    changes = extra.get("changes")
+    what = ", ".join(f"{k} → {v}" for k, v in changes.items()) if changes else "withdrawn"
+    event = {
+        "kind": kind,
+        "target": target_id,
+        "reason": reason,
+        "countries": target.record.get("countries", []),
+        "summary": f"{kind.capitalize()} of {target_id}: {what}. {reason}",
+        "sources": parsed_sources,
+        **extra,
+    }
+    append_and_report(ctx, [event], as_json=as_json)
+
+
+@app.command()
+def correct(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to correct.")],
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", metavar="FIELD=VALUE", help="A new value, typed as for `tracker log` (lists comma-separated; JSON for structures; null removes). Repeatable."),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the event is corrected.")],
+    sources: SourceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Append a correction: new values for some fields of an earlier event.
+
+    The original row is never touched; from now on the event is taken to say the new
+    values (and `--known-at` before now still shows what it said before).
+    """
+    from events.models import MODELS
+
+    from .typed_input import InputError, parse_assignment
+
+    with open_existing(ctx) as store:
+        target = store.get(event_id)
+    if target is None:
+        raise fail(f"no event with id '{event_id}'")
+    if target.kind in ("correction", "retraction"):
+        raise fail(f"'{event_id}' is a {target.kind}; correct the event it amends instead")
+    try:
+        changes = dict(parse_assignment(MODELS[target.kind].model_fields, s) for s in set_)
+    except InputError as e:
+        raise fail(str(e)) from None
+    _amendment(ctx, "correction", event_id, reason, sources, {"changes": changes}, as_json)
+
+
+@app.command()
+def retract(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event (or correction) to retract.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+    sources: SourceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Append a retraction: the event (or correction) counts nowhere from now on."""
+    _amendment(ctx, "retraction", event_id, reason, sources, {}, as_json)
+
+
+@app.command()
+def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Check the hash chain, the append-only triggers and the projections.
+
+    Exits 1 naming the first seq that does not check out. Prints the head hash: note
+    it down (or publish it) and a later verify proves the log up to it is unchanged.
+    """
+    from .output import emit_json
+    from .verify import verify_all
+
+    with open_existing(ctx) as store:
+        report = verify_all(store)
+    if as_json:
+        emit_json(report.as_json())
+    elif report.ok:
+        typer.echo(f"OK: {report.events} events, chain intact, head seq {report.head_seq} hash {report.head_hash}")
+    else:
+        for problem in report.problems:
+            typer.echo(f"FAIL: {problem}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The command words of a command line: `--db x log order --buyer y` → [log, order, y]."""
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--db":
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
+
+
+def cli_app(argv: list[str] | None = None) -> typer.Typer:
+    """The `tracker` app: every command, or with `argv`, just the command it invokes.
+
+    Typer turns every parameter of every command into a validator when it assembles
+    the CLI, so building only the invoked command keeps `tracker log` quick to start.
+    """
+    from .cli_log import log_app
+
+    words = _command_words(argv) if argv is not None else []
+    wanted = words[0] if words else None
+    names = {info.name or info.callback.__name__.rstrip("_") for info in app.registered_commands}
+    result = typer.Typer(
+        name=app.info.name,
+        help=app.info.help,
+        no_args_is_help=True,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    result.registered_callback = app.registered_callback
+    result.registered_commands = [
+        info
+        for info in app.registered_commands
+        if wanted not in names or (info.name or info.callback.__name__.rstrip("_")) == wanted
+    ]
+    if wanted not in names:
+        only_kind = words[1] if wanted == "log" and len(words) > 1 else None
+        result.add_typer(log_app(only_kind), name="log")
+    return result
+
+
+def main() -> None:
+    cli_app(sys.argv[1:])(prog_name="tracker")

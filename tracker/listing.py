@@ -1,0 +1,105 @@
+"""Effective events: the log read through its corrections and retractions, on both time axes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from events.dates import parse_occurred
+
+from .amendments import Amendment, effective_form
+from .store import EventStore
+
+
+@dataclass(frozen=True)
+class EffectiveEvent:
+    seq: int
+    recorded_at: str
+    record: dict[str, Any]  # the effective form: corrections applied
+    corrected: bool
+
+    @property
+    def sort_key(self) -> tuple[str, str, int]:
+        span = parse_occurred(self.record["occurred"])
+        return (span.start.isoformat(), span.end.isoformat(), self.seq)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.record, "seq": self.seq, "recorded_at": self.recorded_at}
+
+
+def amendments_by_target(store: EventStore, known_at: str | None = None) -> dict[str, list[Amendment]]:
+    """Every amendment recorded by `known_at`, grouped under the world event it ultimately concerns."""
+    sql = (
+        "SELECT seq, recorded_at, body FROM events WHERE kind IN ('correction', 'retraction')"
+        + (" AND recorded_at <= ?" if known_at else "")
+        + " ORDER BY seq"
+    )
+    rows = store.conn.execute(sql, (known_at,) if known_at else ())
+    amendments = [
+        Amendment.from_record(orjson.loads(body), seq, recorded_at) for seq, recorded_at, body in rows
+    ]
+    correction_target = {a.id: a.target for a in amendments if a.kind == "correction"}
+    grouped: dict[str, list[Amendment]] = defaultdict(list)
+    for amendment in amendments:
+        grouped[correction_target.get(amendment.target, amendment.target)].append(amendment)
+    return grouped
+
+
+def effective_events(
+    store: EventStore,
+    *,
+    as_of: str | None = None,
+    known_at: str | None = None,
+    kind: str | None = None,
+    country: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[EffectiveEvent]:
+    """World events as the tracker took them at `known_at`, that had begun by `as_of`.
+
+    Ordered by (occurred_start, occurred_end, seq) of their effective dates. `since`
+    and `until` are YYYY-MM-DD bounds on occurred_start.
+    """
+    amendments = amendments_by_target(store, known_at)
+    clauses = ["kind NOT IN ('correction', 'retraction')"]
+    params: list[Any] = []
+    if known_at:
+        clauses.append("recorded_at <= ?")
+        params.append(known_at)
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)
+    rows = store.conn.execute(
+        "SELECT seq, recorded_at, id, body FROM events WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY occurred_start, occurred_end, seq",
+        params,
+    )
+    found: list[EffectiveEvent] = []
+    for seq, recorded_at, event_id, body in rows:
+        record = orjson.loads(body)
+        own = amendments.get(event_id)
+        if own:
+            record = effective_form(record, own, known_at)
+            if record is None:
+                continue
+        start = parse_occurred(record["occurred"]).start.isoformat()
+        if as_of and start > as_of:
+            continue
+        if since and start < since:
+            continue
+        if until and start > until:
+            continue
+        if country and country not in record["countries"]:
+            continue
+        if project and record.get("project") != project:
+            continue
+        found.append(EffectiveEvent(seq, recorded_at, record, bool(own)))
+    # Corrections can move an event's date, so the SQL order is only nearly right.
+    found.sort(key=lambda e: e.sort_key)
+    yield from found

@@ -1,0 +1,419 @@
+"""The event log: an append-only, hash-chained `events` table in SQLite.
+
+Nothing here edits or deletes a row. Triggers refuse UPDATE and DELETE even to
+someone with a SQL shell; each row's hash covers the previous row's hash, so a row
+changed, removed or moved behind the tracker's back is found by `verify`. Appends
+run inside `BEGIN IMMEDIATE`, so concurrent writers queue rather than fork the chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from events.dates import parse_occurred
+from events.identity import canonical_json, content_id
+from events.models import AMENDMENT_KINDS, MODELS, explain, to_record, validate_event
+
+from .amendments import Amendment, apply_corrections
+
+GENESIS = "0" * 64
+DEFAULT_DB = "tracker.db"
+#: Fields that exist only in the log, not in the event: `export` adds them, `import` checks them.
+LOG_FIELDS = ("seq", "recorded_at", "prev_hash", "hash")
+BATCH = 2000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    occurred TEXT,
+    occurred_start TEXT,
+    occurred_end TEXT,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_amendment_target
+    ON events (json_extract(body, '$.target'))
+    WHERE kind IN ('correction', 'retraction');
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed');
+END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed');
+END;
+"""
+TRIGGERS = ("events_no_update", "events_no_delete")
+
+
+class LogError(ValueError):
+    """Bad input for the log: says where (file line, when there is one) and what."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        self.message = message
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+@dataclass
+class AppendResult:
+    added: int = 0
+    skipped: int = 0
+    last_seq: int = 0
+    last_id: str | None = None  # the id of the last event added: what `tracker log` prints
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the log holds it: the record plus where and when it was logged."""
+
+    seq: int
+    recorded_at: str
+    prev_hash: str
+    hash: str
+    record: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def kind(self) -> str:
+        return self.record["kind"]
+
+    def exported(self) -> dict[str, Any]:
+        """The contract's export form: the event plus its log fields."""
+        return {
+            **self.record,
+            "seq": self.seq,
+            "recorded_at": self.recorded_at,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(prev_hash: str, recorded_at: str, body: bytes) -> str:
+    """SHA-256 over the previous hash and the canonical JSON of the event with its recorded_at.
+
+    `body` is the event's canonical JSON without recorded_at; splicing recorded_at in
+    as its own sorted key would need a second serialisation, so the hashed bytes are
+    defined as: prev_hash, a newline, recorded_at, a newline, body.
+    """
+    return hashlib.sha256(
+        b"%s\n%s\n%s" % (prev_hash.encode(), recorded_at.encode(), body)
+    ).hexdigest()
+
+
+def _valid_timestamp(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("recorded_at must be a string")
+    try:
+        parsed = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        raise ValueError(
+            f"recorded_at '{value}' is not UTC ISO 8601 with microseconds "
+            "(YYYY-MM-DDTHH:MM:SS.ffffffZ)"
+        ) from None
+    if parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ") != value:
+        raise ValueError(f"recorded_at '{value}' must have exactly six fractional digits")
+    return value
+
+
+def resolve_db_path(db: str | os.PathLike | None) -> Path:
+    """--db, else $TRACKER_DB, else ./tracker.db."""
+    return Path(db or os.environ.get("TRACKER_DB") or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike) -> sqlite3.Connection:
+    """A connection with the log's pragmas: WAL, a busy timeout, and a generous page cache."""
+    conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal" and str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: content ids still land all over the index
+    return conn
+
+
+class EventStore:
+    """The append-only log. Usable from Python; the CLI is a thin layer over it."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB):
+        self.path = path
+        self.conn = connect(path)
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # Reading -------------------------------------------------------------
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def head(self) -> tuple[int, str, str | None]:
+        """(seq, hash, recorded_at) of the last event, or (0, GENESIS, None) for an empty log."""
+        row = self.conn.execute(
+            "SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return tuple(row) if row else (0, GENESIS, None)  # type: ignore[return-value]
+
+    def _stored(self, row: tuple) -> StoredEvent:
+        seq, recorded_at, prev_hash, hash_, body = row
+        return StoredEvent(seq, recorded_at, prev_hash, hash_, orjson.loads(body))
+
+    _COLUMNS = "seq, recorded_at, prev_hash, hash, body"
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        row = self.conn.execute(
+            f"SELECT {self._COLUMNS} FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return self._stored(row) if row else None
+
+    def amendments_of(self, event_id: str) -> list[StoredEvent]:
+        """Corrections and retractions of an event, and retractions of those corrections."""
+        rows = self.conn.execute(
+            f"""
+            WITH direct AS (
+                SELECT {self._COLUMNS}, id FROM events
+                WHERE kind IN ('correction', 'retraction')
+                  AND json_extract(body, '$.target') = :id
+            )
+            SELECT {self._COLUMNS} FROM direct
+            UNION
+            SELECT {self._COLUMNS} FROM events
+            WHERE kind IN ('correction', 'retraction')
+              AND json_extract(body, '$.target') IN (SELECT id FROM direct)
+            ORDER BY seq
+            """,
+            {"id": event_id},
+        ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    def iter_events(self, *, after_seq: int = 0, known_at: str | None = None) -> Iterator[StoredEvent]:
+        """Every event in log order, optionally only those recorded by `known_at`."""
+        sql = f"SELECT {self._COLUMNS} FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if known_at is not None:
+            sql += " AND recorded_at <= ?"
+            params.append(known_at)
+        for row in self.conn.execute(sql + " ORDER BY seq", params):
+            yield self._stored(row)
+
+    def export_lines(self) -> Iterator[bytes]:
+        """The log as JSONL lines, in seq order; importing them into an empty log restores it."""
+        for event in self.iter_events():
+            yield canonical_json(event.exported()) + b"\n"
+
+    # Writing -------------------------------------------------------------
+
+    def append(
+        self,
+        items: Iterable[dict[str, Any] | tuple[int | None, dict[str, Any]]],
+        *,
+        progress: Callable[[int], None] | None = None,
+        recorded_at: str | None = None,
+    ) -> AppendResult:
+        """Validate and append events, all or nothing.
+
+        `items` are event dicts, or (line number, dict) pairs so errors can name the
+        line. An event whose id is already logged with the same content is skipped;
+        the same id with other content is an error. Events carrying the export's log
+        fields are restored exactly (their hashes must check out and continue the
+        chain). Raises LogError; on error nothing is written.
+        """
+        conn = self.conn
+        result = AppendResult()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq, head_hash, head_time = self.head()
+            now = max(recorded_at or utc_now(), head_time or "")
+            last_time = head_time or ""
+            iterator = iter(items)
+            while batch := list(islice(iterator, BATCH)):
+                # Earlier batches are already in the table (same transaction), so only
+                # this batch needs keeping in memory: the import streams.
+                pending: dict[str, bytes] = {}
+                prepared = [self._prepare(item) for item in batch]
+                known = self._bodies([p[1]["id"] for p in prepared])
+                rows = []
+                for line, record, body, log_fields in prepared:
+                    event_id = record["id"]
+                    earlier = pending.get(event_id) or known.get(event_id)
+                    if earlier is not None:
+                        if earlier != body:
+                            raise LogError(
+                                f"id '{event_id}' is already in the log with different content",
+                                line,
+                            )
+                        result.skipped += 1
+                        continue
+                    if record["kind"] in AMENDMENT_KINDS:
+                        self._check_amendment(record, line, pending)
+                    stamp = log_fields.get("recorded_at") or now
+                    if stamp < last_time:
+                        raise LogError(
+                            f"recorded_at {stamp} is earlier than the log's last event "
+                            f"({last_time}); the log only moves forward in time",
+                            line,
+                        )
+                    digest = chain_hash(head_hash, stamp, body)
+                    if "hash" in log_fields:
+                        self._check_restore(log_fields, seq, head_hash, digest, line)
+                    seq += 1
+                    occurred = record.get("occurred")
+                    span = parse_occurred(occurred) if occurred else None
+                    rows.append((
+                        seq,
+                        event_id,
+                        record["kind"],
+                        occurred,
+                        span.start.isoformat() if span else None,
+                        span.end.isoformat() if span else None,
+                        stamp,
+                        body,
+                        head_hash,
+                        digest,
+                    ))
+                    head_hash, last_time = digest, stamp
+                    pending[event_id] = body
+                    result.added += 1
+                    result.last_id = event_id
+                conn.executemany(
+                    "INSERT INTO events (seq, id, kind, occurred, occurred_start, occurred_end,"
+                    " recorded_at, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                if progress:
+                    progress(len(batch))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        result.last_seq = seq
+        return result
+
+    def _prepare(self, item) -> tuple[int | None, dict[str, Any], bytes, dict[str, Any]]:
+        line, data = item if isinstance(item, tuple) else (None, item)
+        if not isinstance(data, dict):
+            raise LogError("an event must be a JSON object", line)
+        log_fields = {key: data[key] for key in LOG_FIELDS if key in data}
+        if log_fields:
+            data = {key: value for key, value in data.items() if key not in LOG_FIELDS}
+            if "recorded_at" in log_fields:
+                try:
+                    _valid_timestamp(log_fields["recorded_at"])
+                except ValueError as e:
+                    raise LogError(f"field 'recorded_at': {e}", line) from None
+            if "hash" in log_fields and "recorded_at" not in log_fields:
+                raise LogError("field 'recorded_at' is required to restore an exported event", line)
+        try:
+            event = validate_event(data)
+        except ValidationError as e:
+            raise LogError(explain(e), line) from None
+        record = to_record(event)
+        if "id" not in record:
+            record["id"] = content_id(record)
+        return line, record, canonical_json(record), log_fields
+
+    def _bodies(self, ids: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for event_id, body in self.conn.execute(
+                f"SELECT id, body FROM events WHERE id IN ({marks})", chunk
+            ):
+                found[event_id] = body if isinstance(body, bytes) else body.encode()
+        return found
+
+    def _check_restore(self, log_fields, seq, head_hash, digest, line) -> None:
+        if "seq" in log_fields and log_fields["seq"] != seq + 1:
+            raise LogError(
+                f"seq {log_fields['seq']} does not follow the log's last seq {seq}; "
+                "an exported log restores only into the log it continues (or an empty one)",
+                line,
+            )
+        if log_fields.get("prev_hash") != head_hash:
+            raise LogError(
+                "prev_hash does not continue this log's chain; an exported log restores only "
+                "into the log it continues (or an empty one); drop the seq, recorded_at, "
+                "prev_hash and hash fields to append its events as new ones",
+                line,
+            )
+        if log_fields["hash"] != digest:
+            raise LogError("hash does not match the event's content: the file was altered", line)
+
+    def _lookup(self, event_id: str, pending: dict[str, bytes]) -> dict[str, Any] | None:
+        if event_id in pending:
+            return orjson.loads(pending[event_id])
+        event = self.get(event_id)
+        return event.record if event else None
+
+    def _check_amendment(self, record: dict, line: int | None, pending: dict[str, bytes]) -> None:
+        """A correction must leave its target a valid event; neither may hit a missing event."""
+        target_id = record["target"]
+        target = self._lookup(target_id, pending)
+        if target is None:
+            raise LogError(f"field 'target': no event with id '{target_id}' in the log", line)
+        history = [
+            Amendment.from_record(e.record, e.seq) for e in self.amendments_of(target_id)
+        ] + [
+            Amendment.from_record(orjson.loads(b), None)
+            for b in pending.values()
+            if b'"target":"' + target_id.encode() + b'"' in b
+        ]
+        retracted = {a.target for a in history if a.kind == "retraction"}
+        if target["kind"] == "retraction":
+            raise LogError(f"'{target_id}' is a retraction; a retraction cannot be amended", line)
+        if target["kind"] == "correction" and record["kind"] == "correction":
+            raise LogError(
+                f"'{target_id}' is a correction; correct its target instead, "
+                "or retract it and record a new one",
+                line,
+            )
+        if target_id in retracted:
+            raise LogError(f"'{target_id}' was already retracted", line)
+        if record["kind"] == "correction":
+            live = [a for a in history if a.kind == "correction" and a.id not in retracted]
+            corrected = apply_corrections(target, [a.changes for a in live] + [record["changes"]])
+            try:
+                MODELS[target["kind"]].model_validate(corrected)
+            except ValidationError as e:
+                raise LogError(
+                    f"the correction would make '{target_id}' invalid: {explain(e)}", line
+                ) from None
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a line that is not JSON is a LogError."""
+    from .importing import _lines
+
+    with open(path, "rb") as f:
+        yield from _lines(f)
