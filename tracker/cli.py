@@ -400,6 +400,12 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+# Commands defined in other modules register themselves on `app` when imported.
+from . import cli_state  # noqa: E402,F401
+
+from . import cli_publish  # noqa: E402,F401
+
+
 def _command_words(argv: list[str]) -> list[str]:
     """The command words of a command line: `--db x log order --buyer y` → [log, order, y]."""
     words, skip = [], False

@@ -1,0 +1,33 @@
+"""`python -m benchmarks SUITE [--n N]`: measure the tracker and print figures.
+
+Suites: import (log throughput, memory, floor), log (one `tracker log` process),
+replay (full and incremental replay, time-travel queries), datasette (page latency).
+Figures go to stdout; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+SUITES = {
+    "import": "benchmarks.bench_import",
+    "log": "benchmarks.bench_import",
+    "replay": "benchmarks.bench_replay",
+    "datasette": "benchmarks.bench_datasette",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("suite", choices=[*SUITES, "all"])
+    parser.add_argument("--n", type=int, default=1_000_000, help="synthetic events (default 1,000,000)")
+    parser.add_argument("--workdir", default=None, help="where to put the databases (default: a temp dir)")
+    args = parser.parse_args()
+    for suite in SUITES if args.suite == "all" else [args.suite]:
+        module = importlib.import_module(SUITES[suite])
+        module.run(suite, n=args.n, workdir=args.workdir)
+
+
+if __name__ == "__main__":
+    main()
