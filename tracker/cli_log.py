@@ -38,6 +38,11 @@ def kind_inputs(kind: str) -> list[FieldInput]:
     return [field_input(name, fields[name]) for name in own + list(ENVELOPE_ORDER)]
 
 
+def stdin_is_terminal() -> bool:
+    """Prompts only make sense when a person is typing; piped input gets errors instead."""
+    return sys.stdin.isatty()
+
+
 def _prompt(spec: FieldInput) -> Any:
     """Ask for a missing required field; keep asking until the answer parses."""
     while True:
@@ -80,7 +85,7 @@ def _log_command(kind: str):
         inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
     ]
     for spec in specs:
-        help_text = spec.help + (f" [{'|'.join(spec.choices)}]" if spec.choices else "")
+        help_text = spec.help
         annotation = Annotated[
             Optional[list[str]] if spec.multiple else Optional[str],
             typer.Option(
@@ -105,7 +110,7 @@ def _log_command(kind: str):
     def run(ctx: typer.Context, as_json: bool = False, **given: Any) -> None:
         from .cli import append_and_report, fail
 
-        interactive = sys.stdin.isatty() and not as_json
+        interactive = stdin_is_terminal() and not as_json
         try:
             data = collect(kind, given, interactive=interactive)
         except InputError as e:

@@ -275,15 +275,15 @@ class EventStore:
                     if record["kind"] in AMENDMENT_KINDS:
                         self._check_amendment(record, line, pending)
                     stamp = log_fields.get("recorded_at") or now
+                    digest = chain_hash(head_hash, stamp, body)
+                    if "hash" in log_fields:
+                        self._check_restore(log_fields, seq, head_hash, digest, line)
                     if stamp < last_time:
                         raise LogError(
                             f"recorded_at {stamp} is earlier than the log's last event "
                             f"({last_time}); the log only moves forward in time",
                             line,
                         )
-                    digest = chain_hash(head_hash, stamp, body)
-                    if "hash" in log_fields:
-                        self._check_restore(log_fields, seq, head_hash, digest, line)
                     seq += 1
                     occurred = record.get("occurred")
                     span = parse_occurred(occurred) if occurred else None

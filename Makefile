@@ -1,0 +1,33 @@
+# The two commands the README opens with; each sets up everything it needs first.
+#   make serve   serve the bundled K-Silk Road record in Datasette
+#   make test    run the test suite (installs Debian's chromium for the browser test)
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 8001
+
+.PHONY: serve test setup browser bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser test..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+serve: setup
+	$(VENV)/bin/tracker serve --port $(PORT)
+
+test: setup browser
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(VENV)/bin/python -m benchmarks all
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis

@@ -1,0 +1,93 @@
+"""Shared fixtures: a fresh log, the CLI, and one valid example of every kind of event."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from tracker.cli import cli_app
+from tracker.store import EventStore
+
+SOURCE = {
+    "publisher": "Caspian Policy Center",
+    "title": "Implementing the K-Silk Road",
+    "published": "2025-01-31",
+    "url": None,
+    "author": "Maia Kiniyalocts",
+}
+
+ENVELOPE = {
+    "occurred": "2024-06-12",
+    "countries": ["KR", "KZ"],
+    "summary": "A test event written for the suite.",
+    "sources": [SOURCE],
+}
+
+#: One valid event of every world kind, with its own fields filled in.
+EXAMPLES = {
+    "visit": {"visitor": "Yoon Suk-yeol", "visitor_country": "KR", "host_country": "KZ", "level": "state"},
+    "signing": {"parties": ["Korea", "Kazakhstan"], "title": "Eleven agreements", "agreement_count": 11,
+                "value": {"amount": "1500000", "currency": "USD"}},
+    "mou": {"parties": ["Korea", "Kazakhstan"], "subject": "critical minerals supply chain"},
+    "order": {"buyer": "Uzbekistan Railways", "supplier": "Hyundai Rotem", "item": "high-speed trains",
+              "quantity": 42, "value": {"amount": "196000000", "currency": "USD"}},
+    "forum": {"name": "Korea-Central Asia Cooperation Forum", "edition": 17, "host_country": "KR", "attendance": 300},
+    "meeting": {"participants": ["KOICA", "Ministry of Transport of Tajikistan"], "topic": "railway feasibility"},
+    "summit": {"name": "Korea-Central Asia Summit", "planned_for": "2025", "project": "kca-summit"},
+    "announcement": {"announcer": "KT&G", "subject": "a subsidiary in Uzbekistan"},
+    "milestone": {"project": "uz-trains", "status": "in_progress"},
+    "figure": {"metric": "bilateral_trade", "amount": "6000000000", "unit": "USD", "period": "2023"},
+}
+
+
+def example(kind: str, /, **overrides) -> dict:
+    """A valid event of `kind` as an import dict; keyword arguments replace fields."""
+    event = {"kind": kind, **copy.deepcopy(ENVELOPE), **copy.deepcopy(EXAMPLES[kind])}
+    event.update(overrides)
+    return {key: value for key, value in event.items() if value is not ...}
+
+
+@pytest.fixture
+def store(tmp_path):
+    with EventStore(tmp_path / "tracker.db") as s:
+        yield s
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A path for a database the CLI will create."""
+    return tmp_path / "tracker.db"
+
+
+class Cli:
+    """Runs `tracker` in-process against one database, the way a person would type it."""
+
+    def __init__(self, db):
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict | None = None):
+        return self.runner.invoke(cli_app(), ["--db", str(self.db), *args], input=input, env=env)
+
+    def json(self, *args: str):
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return orjson.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(db):
+    return Cli(db)
+
+
+def plain(text: str) -> str:
+    """Output without ANSI colour codes: terminals and CI may force colour."""
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def write_jsonl(path, events) -> None:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
