@@ -1,0 +1,112 @@
+"""Country tallies: per ISO code, how many events of each kind, agreements, visits, order value.
+
+The state of a country is a sum over its events, so `country_tallies_history` holds
+*contribution rows*, not state segments: one row per (event, country, stretch of
+knowledge time during which the event said that), with `valid_from` = the event's
+occurred_start, `valid_to` NULL (a contribution, once made, counts for every later
+day), `known_from`/`known_to` the knowledge interval of that effective form of the
+event, and its counts. "As of V, known at T" is then one indexed GROUP BY:
+
+    rows with valid_from <= V and known_from <= T and (known_to IS NULL or known_to > T)
+
+A late-recorded event adds one row per country; a correction closes the event's rows
+and opens new ones; a retraction closes them. `country_tallies` holds the current sums.
+Visits count as hosted/made for a country listed in the visit's `countries` that is its
+`host_country`/`visitor_country`; `order_value_usd` sums orders valued in USD only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from events.models import MODELS, WORLD_KINDS
+
+NAME = "country_tallies"
+VERSION = 1
+SHAPE = "sum"
+HISTORY = "country_tallies_history"
+KEY_COLUMN = "country"
+#: Per-kind counts, named by the kind's plural (visits, signings, ...).
+KIND_COLUMNS = tuple((kind, MODELS[kind].plural) for kind in WORLD_KINDS)
+CONTRIBUTION_COLUMNS = ("kind", "agreements", "visits_hosted", "visits_made", "order_value_usd")
+#: The current table's columns after `country`, in order.
+TOTAL_COLUMNS = (
+    "events", *(plural for _, plural in KIND_COLUMNS), "agreements", "visits_hosted",
+    "visits_made", "order_value_usd", "last_event_on",
+)
+
+SCHEMA = f"""
+CREATE TABLE country_tallies_history (
+    country TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT,
+    known_from TEXT NOT NULL,
+    known_to TEXT,
+    event TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    agreements INTEGER NOT NULL,
+    visits_hosted INTEGER NOT NULL,
+    visits_made INTEGER NOT NULL,
+    order_value_usd REAL NOT NULL
+);
+CREATE INDEX country_tallies_history_as_of
+    ON country_tallies_history (country, valid_from, known_from);
+CREATE INDEX country_tallies_history_seq ON country_tallies_history (seq);
+CREATE TABLE country_tallies (
+    country TEXT PRIMARY KEY,
+    events INTEGER NOT NULL,
+    {", ".join(f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS)},
+    agreements INTEGER NOT NULL,
+    visits_hosted INTEGER NOT NULL,
+    visits_made INTEGER NOT NULL,
+    order_value_usd REAL NOT NULL,
+    last_event_on TEXT
+);
+"""
+
+_KIND_INDEX = {kind: i for i, (kind, _) in enumerate(KIND_COLUMNS)}
+
+
+def keys(event: dict[str, Any]) -> Iterable[str]:
+    return event["countries"]
+
+
+def contributions(event: dict[str, Any]) -> Iterable[tuple[str, tuple]]:
+    kind = event["kind"]
+    agreements = (event.get("agreement_count") or 1) if kind == "signing" else int(kind == "mou")
+    usd = 0.0
+    if kind == "order":
+        value = event.get("value") or {}
+        if value.get("currency") == "USD":
+            usd = float(value["amount"])
+    for country in event["countries"]:
+        yield country, (
+            kind,
+            agreements,
+            int(kind == "visit" and event.get("host_country") == country),
+            int(kind == "visit" and event.get("visitor_country") == country),
+            usd,
+        )
+
+
+def empty() -> list:
+    return [0] * (len(TOTAL_COLUMNS) - 2) + [0.0, None]
+
+
+def add(total: list, values: tuple, valid_from: str, sign: int = 1) -> None:
+    """Fold one contribution into a current total (sign -1 takes it out again).
+
+    `last_event_on` cannot be taken out by subtraction; the engine recomputes it.
+    """
+    kind, agreements, hosted, made, usd = values
+    total[0] += sign
+    total[1 + _KIND_INDEX[kind]] += sign
+    base = 1 + len(KIND_COLUMNS)
+    total[base] += sign * agreements
+    total[base + 1] += sign * hosted
+    total[base + 2] += sign * made
+    total[base + 3] += sign * usd
+    if sign > 0 and (total[-1] is None or valid_from > total[-1]):
+        total[-1] = valid_from

@@ -1,0 +1,93 @@
+"""Project status: the lifecycle of every project (DESIGN §4), keyed by project.
+
+History rows are *state segments*: each says that from `valid_from` (inclusive) to
+`valid_to` (exclusive; NULL = still) the project had this name and status. A new
+segment starts on a day whose events change the name or the status; several events on
+one day make one segment (the state after the last of them). `since` is the day the
+project entered its current status and `status_event` the event that put it there
+(repeating the same status does not reset them); `event` is the event that opened the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from events.models import MODELS
+
+NAME = "project_status"
+VERSION = 1
+SHAPE = "state"
+HISTORY = "project_status_history"
+KEY_COLUMN = "project"
+ROW_COLUMNS = ("valid_from", "valid_to", "project", "name", "status", "since", "status_event", "event")
+FIELDS = ("kind", "project", "status", "project_name")
+KEY_FILTER = "project = ?"
+
+SCHEMA = """
+CREATE TABLE project_status_history (
+    valid_from TEXT NOT NULL,
+    valid_to TEXT,
+    project TEXT NOT NULL,
+    name TEXT,
+    status TEXT NOT NULL,
+    since TEXT NOT NULL,
+    status_event TEXT NOT NULL,
+    event TEXT NOT NULL,
+    known_from TEXT NOT NULL,
+    known_to TEXT
+);
+CREATE INDEX project_status_history_as_of
+    ON project_status_history (project, valid_from, known_from);
+CREATE INDEX project_status_history_current
+    ON project_status_history (project) WHERE known_to IS NULL;
+CREATE VIEW projects AS
+    SELECT project, name, status, since, status_event AS event
+    FROM project_status_history
+    WHERE known_to IS NULL AND valid_to IS NULL;
+"""
+
+FIRST_STATUS = "proposed"
+DEFAULT_STATUS = {kind: model.default_status for kind, model in MODELS.items()}
+
+
+def keys(event: dict[str, Any]) -> Iterable[str]:
+    project = event.get("project")
+    return (project,) if project else ()
+
+
+def step(state: tuple | None, event: dict[str, Any]) -> tuple:
+    """(name, status, since, status_event) after one event."""
+    name, status, since, status_event = state or (None, None, None, None)
+    new_status = event.get("status") or DEFAULT_STATUS.get(event["kind"]) or status or FIRST_STATUS
+    if new_status != status:
+        status, since, status_event = new_status, event["occurred_start"], event["id"]
+    if event.get("project_name"):
+        name = event["project_name"]
+    return (name, status, since, status_event)
+
+
+def fold(key: str, events: list[dict[str, Any]]) -> list[tuple]:
+    """State segments of one project from its events in world order."""
+    segments: list[list] = []  # [valid_from, state, opening event]
+    state = None
+    for event in events:
+        new = step(state, event)
+        day = event["occurred_start"]
+        if new != state:
+            if segments and segments[-1][0] == day:
+                segments[-1][1], segments[-1][2] = new, event["id"]
+            else:
+                segments.append([day, new, event["id"]])
+        state = new
+    rows = []
+    for i, (day, (name, status, since, status_event), opened_by) in enumerate(segments):
+        if rows and rows[-1][3:7] == (name, status, since, status_event):
+            continue  # a same-day change undone later that day
+        until = segments[i + 1][0] if i + 1 < len(segments) else None
+        rows.append((day, until, key, name, status, since, status_event, opened_by))
+    # valid_to is where the next *kept* segment starts
+    return [
+        (*row[:1], rows[i + 1][0] if i + 1 < len(rows) else None, *row[2:])
+        for i, row in enumerate(rows)
+    ]

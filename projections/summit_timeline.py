@@ -1,0 +1,88 @@
+"""The summit timeline: every event about a summit project, with the project's status after it.
+
+A summit project is one that at least one `summit` event names. History rows are
+*timeline entries*: one per event about a summit project, entering the timeline (its
+`valid_from`) on the later of the event's own day (`on`) and the day of the project's
+first summit event, so that "as of V" shows a project only once a summit event had
+named it by V. Entries never leave the timeline in world time (`valid_to` is NULL);
+corrections and retractions close them in knowledge time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import project_status
+
+NAME = "summit_timeline"
+VERSION = 1
+SHAPE = "state"
+HISTORY = "summit_timeline_history"
+KEY_COLUMN = "project"
+ROW_COLUMNS = (
+    "valid_from", "valid_to", "on", "occurred", "project", "status", "planned_for",
+    "location", "summary", "kind", "seq", "event",
+)
+FIELDS = ("kind", "occurred", "project", "status", "project_name", "planned_for", "location", "summary")
+KEY_FILTER = "project = ?"
+
+SCHEMA = """
+CREATE TABLE summit_timeline_history (
+    valid_from TEXT NOT NULL,
+    valid_to TEXT,
+    "on" TEXT NOT NULL,
+    occurred TEXT NOT NULL,
+    project TEXT NOT NULL,
+    status TEXT NOT NULL,
+    planned_for TEXT,
+    location TEXT,
+    summary TEXT,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    known_from TEXT NOT NULL,
+    known_to TEXT
+);
+CREATE INDEX summit_timeline_history_as_of
+    ON summit_timeline_history (project, valid_from, known_from);
+CREATE INDEX summit_timeline_history_current
+    ON summit_timeline_history ("on") WHERE known_to IS NULL;
+CREATE VIEW summit_timeline AS
+    SELECT "on", project, status, planned_for, location, summary, event, kind, occurred
+    FROM summit_timeline_history
+    WHERE known_to IS NULL
+    ORDER BY "on", seq;
+"""
+
+
+def keys(event: dict[str, Any]) -> Iterable[str]:
+    project = event.get("project")
+    return (project,) if project else ()
+
+
+def fold(key: str, events: list[dict[str, Any]]) -> list[tuple]:
+    summit_days = [e["occurred_start"] for e in events if e["kind"] == "summit"]
+    if not summit_days:
+        return []
+    named_on = min(summit_days)
+    rows = []
+    state = None
+    for event in events:
+        state = project_status.step(state, event)
+        location = event.get("location")
+        rows.append((
+            max(event["occurred_start"], named_on),
+            None,
+            event["occurred_start"],
+            event["occurred"],
+            key,
+            state[1],
+            event.get("planned_for"),
+            location.get("name") if isinstance(location, dict) else None,
+            event.get("summary"),
+            event["kind"],
+            event["seq"],
+            event["id"],
+        ))
+    return rows

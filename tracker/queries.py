@@ -1,0 +1,144 @@
+"""Questions on both time axes, answered from the projection tables with one indexed query.
+
+The SQL below is written to be pasted into Datasette canned queries as it is: it takes
+`:as_of` and `:known_at` as people type them (a blank value means "no bound"; a partial
+date means the end of its period; a date for `:known_at` means the end of that day,
+UTC), plus `:project` or `:country` (blank = all). `CANNED` holds those texts. The CLI
+runs the same SQL with the key filter written as a plain equality, so the index on
+(key, valid_from, known_from) serves it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+#: Turns :as_of / :known_at as typed into the exact bounds the history rows are compared with.
+BOUNDS = """WITH bounds AS (
+  SELECT
+    CASE
+      WHEN coalesce(:as_of, '') = '' THEN '9999-12-31'
+      WHEN length(:as_of) = 4 THEN :as_of || '-12-31'
+      WHEN length(:as_of) = 7 THEN date(:as_of || '-01', '+1 month', '-1 day')
+      ELSE :as_of
+    END AS v,
+    CASE
+      WHEN coalesce(:known_at, '') = '' THEN '9999-12-31T23:59:59.999999Z'
+      WHEN length(:known_at) = 4 THEN :known_at || '-12-31T23:59:59.999999Z'
+      WHEN length(:known_at) = 7
+        THEN date(:known_at || '-01', '+1 month', '-1 day') || 'T23:59:59.999999Z'
+      WHEN length(:known_at) = 10 THEN :known_at || 'T23:59:59.999999Z'
+      WHEN :known_at GLOB '????-??-??T??:??:??.??????Z' THEN :known_at
+      ELSE strftime('%Y-%m-%dT%H:%M:%S', :known_at) || '.000000Z'
+    END AS k
+)
+"""
+
+#: "In force at V, as the tracker said at T" for a history row h joined with bounds b.
+_BITEMPORAL = (
+    "h.valid_from <= b.v AND (h.valid_to IS NULL OR h.valid_to > b.v)"
+    " AND h.known_from <= b.k AND (h.known_to IS NULL OR h.known_to > b.k)"
+)
+
+PROJECT_STATUS = (
+    BOUNDS
+    + """SELECT h.project, h.name, h.status, h.since, h.status_event AS event
+FROM project_status_history AS h, bounds AS b
+WHERE """
+    + _BITEMPORAL
+    + """
+  AND {key_filter}
+ORDER BY h.project"""
+)
+
+
+def _tally_columns() -> str:
+    from projections.country_tallies import KIND_COLUMNS
+
+    counts = ", ".join(f"sum(h.kind = '{kind}') AS {plural}" for kind, plural in KIND_COLUMNS)
+    return (
+        f"h.country, count(*) AS events, {counts}, sum(h.agreements) AS agreements,"
+        " sum(h.visits_hosted) AS visits_hosted, sum(h.visits_made) AS visits_made,"
+        " total(h.order_value_usd) AS order_value_usd, max(h.valid_from) AS last_event_on"
+    )
+
+
+COUNTRY_TALLIES = (
+    BOUNDS
+    + "SELECT "
+    + _tally_columns()
+    + """
+FROM country_tallies_history AS h, bounds AS b
+WHERE """
+    + _BITEMPORAL
+    + """
+  AND {key_filter}
+GROUP BY h.country
+ORDER BY h.country"""
+)
+
+SUMMIT_TIMELINE = (
+    BOUNDS
+    + """SELECT h."on", h.project, h.status, h.planned_for, h.location, h.summary, h.event, h.kind, h.occurred
+FROM summit_timeline_history AS h, bounds AS b
+WHERE """
+    + _BITEMPORAL
+    + """
+  AND {key_filter}
+ORDER BY h."on", h.seq"""
+)
+
+#: Canned-query SQL for Datasette: every parameter may be left blank.
+CANNED = {
+    "project_status_on": PROJECT_STATUS.format(
+        key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
+    ),
+    "country_tallies_on": COUNTRY_TALLIES.format(
+        key_filter="(coalesce(:country, '') = '' OR h.country = :country)"
+    ),
+    "summit_timeline_on": SUMMIT_TIMELINE.format(
+        key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
+    ),
+}
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def project_status(
+    conn: sqlite3.Connection, project: str | None = None, *, as_of: str | None = None, known_at: str | None = None
+) -> list[dict[str, Any]]:
+    """Every project's name and status (or one project's) as of `as_of`, known at `known_at`."""
+    if as_of is None and known_at is None:
+        sql = "SELECT project, name, status, since, event FROM projects"
+        sql += " WHERE project = :project ORDER BY project" if project else " ORDER BY project"
+        return _rows(conn, sql, {"project": project})
+    sql = PROJECT_STATUS.format(key_filter="h.project = :project" if project else "1")
+    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "project": project})
+
+
+def country_tallies(
+    conn: sqlite3.Connection, country: str | None = None, *, as_of: str | None = None, known_at: str | None = None
+) -> list[dict[str, Any]]:
+    """Per-country tallies (or one country's) as of `as_of`, known at `known_at`."""
+    from projections.country_tallies import TOTAL_COLUMNS
+
+    if as_of is None and known_at is None:
+        sql = f"SELECT country, {', '.join(TOTAL_COLUMNS)} FROM country_tallies"
+        sql += " WHERE country = :country ORDER BY country" if country else " ORDER BY country"
+        return _rows(conn, sql, {"country": country})
+    sql = COUNTRY_TALLIES.format(key_filter="h.country = :country" if country else "1")
+    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "country": country})
+
+
+def summit_timeline(
+    conn: sqlite3.Connection, project: str | None = None, *, as_of: str | None = None, known_at: str | None = None
+) -> list[dict[str, Any]]:
+    """The summit timeline (or one summit project's) as of `as_of`, known at `known_at`."""
+    sql = SUMMIT_TIMELINE.format(key_filter="h.project = :project" if project else "1")
+    if as_of is None and known_at is None:
+        sql = sql.replace(_BITEMPORAL, "h.known_to IS NULL")
+    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "project": project})
