@@ -1,0 +1,114 @@
+"""Datasette hooks `tracker serve` registers in-process.
+
+- Links: on a live database the projection tables declare no foreign keys, so cells
+  naming an event, a project or a country are rendered as links here (a built database
+  declares real foreign keys and Datasette links those itself).
+- Freshness: the replay engine may replace `effective_events` wholesale, which drops the
+  search triggers with the old table; after any write by another process the search
+  index is checked and rebuilt if needed, so new events are searchable without a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import urllib.parse
+
+import markupsafe
+from datasette import hookimpl
+
+from ..publish import DB_NAME, ensure_indexes, ensure_search
+
+#: Columns that name a row elsewhere: column → (table, key column).
+LINKS = {
+    "event": ("effective_events", "id"),
+    "project": ("projects", "project"),
+    "country": ("countries", "code"),
+    "countries": ("countries", "code"),
+}
+#: Tables whose `id` column is an event id.
+EVENT_ID_TABLES = {"event_map"}
+
+
+class Freshness:
+    """Keeps the search index current while Datasette serves a database other processes write to."""
+
+    def __init__(self, path: str, min_interval: float = 0.5):
+        self.path = path
+        self.min_interval = min_interval
+        self.lock = threading.Lock()
+        self.checked_at = 0.0
+        self.version: int | None = None
+        self.conn: sqlite3.Connection | None = None
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.checked_at < self.min_interval or not self.lock.acquire(blocking=False):
+            return
+        try:
+            self.checked_at = now
+            if self.conn is None:
+                from ..store import connect
+
+                self.conn = connect(self.path)
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self.version:
+                return
+            self.version = version
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                ensure_search(self.conn)
+                ensure_indexes(self.conn)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            # our own commit bumps nothing for this connection, so the version stays current
+        except sqlite3.Error:
+            self.version = None  # try again on a later request
+        finally:
+            self.lock.release()
+
+
+freshness: Freshness | None = None
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def wrapped(scope, receive, send):
+            if freshness is not None and scope.get("type") == "http":
+                freshness.check()
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return wrap
+
+
+def _link(datasette, table: str, key: str, value: str) -> markupsafe.Markup:
+    url = datasette.urls.table(DB_NAME, table) + "?" + urllib.parse.urlencode({key: value})
+    return markupsafe.Markup('<a href="{}">{}</a>').format(url, value)
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if database != DB_NAME or not isinstance(value, str) or not value or table is None:
+        return None
+    target = LINKS.get(column)
+    if column == "id" and table in EVENT_ID_TABLES:
+        target = ("effective_events", "id")
+    if target is None or target[0] == table:
+        return None
+
+    async def render():
+        db = datasette.get_database(database)
+        if column in {fk["column"] for fk in await db.foreign_keys_for_table(table)}:
+            return None  # Datasette links declared foreign keys itself, with labels
+        if column == "countries":
+            codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
+            return markupsafe.Markup(", ").join(_link(datasette, *target, code) for code in codes)
+        return _link(datasette, *target, value)
+
+    return render()
