@@ -27,7 +27,7 @@ def content_id(record: dict[str, Any]) -> str:
     thrash SQLite's page cache on large imports). Amendments start with their
     target instead, so a correction files next to what it corrects.
     """
-    body = {key: value for key, value in record.items() if key != "id"}
+    body = {key: value for key, value in record.items() if key != "id"} if "id" in record else record
     digest = hashlib.sha256(canonical_json(body)).hexdigest()[:12]
     if record.get("occurred"):
         prefix = parse_occurred(record["occurred"]).start.isoformat()

@@ -159,3 +159,38 @@ def test_a_failed_append_leaves_the_log_and_its_head_as_they_were(store):
     with pytest.raises(LogError):
         store.append([example("mou"), example("order", countries=["??"])])
     assert store.head() == head and store.count() == 1
+
+
+def test_the_body_is_stored_as_json_text_that_sqlite_can_query(store):
+    store.append([example("order", project="uz-trains")])
+    row = store.conn.execute("SELECT typeof(body), json_extract(body, '$.project') FROM events").fetchone()
+    assert row == ("text", "uz-trains")
+
+
+@pytest.fixture
+def parallel_import(monkeypatch):
+    """Large files are prepared by worker processes; make every file 'large'."""
+    import tracker.importing
+
+    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 7)
+
+
+def test_workers_prepare_a_large_import_in_file_order(store, tmp_path, parallel_import):
+    events = [example("meeting", summary=f"Meeting number {i}.") for i in range(100)]
+    path = tmp_path / "events.jsonl"
+    write_jsonl(path, events)
+    assert import_file(store, str(path), show_progress=False).added == 100
+    assert [e.record["summary"] for e in store.iter_events()] == [e["summary"] for e in events]
+    assert verify_log(store).ok
+
+
+def test_a_bad_line_found_by_a_worker_still_names_the_first_bad_line(store, tmp_path, parallel_import):
+    events = [example("meeting", summary=f"Meeting number {i}.") for i in range(100)]
+    events[36]["occurred"] = "2024-02-30"
+    events[80]["countries"] = ["ZZ"]
+    path = tmp_path / "events.jsonl"
+    write_jsonl(path, events)
+    with pytest.raises(LogError, match=r"^line 37: field 'occurred'"):
+        import_file(store, str(path), show_progress=False)
+    assert store.count() == 0

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -106,6 +106,58 @@ class StoredEvent:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+class Prepared(NamedTuple):
+    """An event validated and written down canonically, ready to be chained and stored.
+
+    Preparing needs no database, so a large import prepares lines in another process.
+    """
+
+    line: int | None
+    id: str
+    kind: str
+    occurred: str | None
+    occurred_start: str | None
+    occurred_end: str | None
+    body: bytes
+    log_fields: dict[str, Any]
+
+
+def prepare(item: dict[str, Any] | tuple[int | None, dict[str, Any]]) -> Prepared:
+    """Validate one event (a dict, or a (line, dict) pair); raise LogError naming the line."""
+    line, data = item if isinstance(item, tuple) else (None, item)
+    if not isinstance(data, dict):
+        raise LogError("an event must be a JSON object", line)
+    log_fields = {key: data[key] for key in LOG_FIELDS if key in data}
+    if log_fields:
+        data = {key: value for key, value in data.items() if key not in LOG_FIELDS}
+        if "recorded_at" in log_fields:
+            try:
+                _valid_timestamp(log_fields["recorded_at"])
+            except ValueError as e:
+                raise LogError(f"field 'recorded_at': {e}", line) from None
+        if "hash" in log_fields and "recorded_at" not in log_fields:
+            raise LogError("field 'recorded_at' is required to restore an exported event", line)
+    try:
+        event = validate_event(data)
+    except ValidationError as e:
+        raise LogError(explain(e), line) from None
+    record = to_record(event)
+    if "id" not in record:
+        record["id"] = content_id(record)
+    occurred = record.get("occurred")
+    span = parse_occurred(occurred) if occurred else None
+    return Prepared(
+        line,
+        record["id"],
+        record["kind"],
+        occurred,
+        span.start.isoformat() if span else None,
+        span.end.isoformat() if span else None,
+        canonical_json(record),
+        log_fields,
+    )
 
 
 def utc_now() -> str:
@@ -233,15 +285,15 @@ class EventStore:
 
     def append(
         self,
-        items: Iterable[dict[str, Any] | tuple[int | None, dict[str, Any]]],
+        items: Iterable[dict[str, Any] | tuple[int | None, dict[str, Any]] | Prepared],
         *,
         progress: Callable[[int], None] | None = None,
         recorded_at: str | None = None,
     ) -> AppendResult:
         """Validate and append events, all or nothing.
 
-        `items` are event dicts, or (line number, dict) pairs so errors can name the
-        line. An event whose id is already logged with the same content is skipped;
+        `items` are event dicts, (line number, dict) pairs so errors can name the
+        line, or events already `prepare`d. An event whose id is already logged with the same content is skipped;
         the same id with other content is an error. Events carrying the export's log
         fields are restored exactly (their hashes must check out and continue the
         chain). Raises LogError; on error nothing is written.
@@ -258,11 +310,10 @@ class EventStore:
                 # Earlier batches are already in the table (same transaction), so only
                 # this batch needs keeping in memory: the import streams.
                 pending: dict[str, bytes] = {}
-                prepared = [self._prepare(item) for item in batch]
-                known = self._bodies([p[1]["id"] for p in prepared])
+                prepared = [item if isinstance(item, Prepared) else prepare(item) for item in batch]
+                known = self._bodies([p.id for p in prepared])
                 rows = []
-                for line, record, body, log_fields in prepared:
-                    event_id = record["id"]
+                for line, event_id, kind, occurred, start, end, body, log_fields in prepared:
                     earlier = pending.get(event_id) or known.get(event_id)
                     if earlier is not None:
                         if earlier != body:
@@ -272,8 +323,8 @@ class EventStore:
                             )
                         result.skipped += 1
                         continue
-                    if record["kind"] in AMENDMENT_KINDS:
-                        self._check_amendment(record, line, pending)
+                    if kind in AMENDMENT_KINDS:
+                        self._check_amendment(orjson.loads(body), line, pending)
                     stamp = log_fields.get("recorded_at") or now
                     digest = chain_hash(head_hash, stamp, body)
                     if "hash" in log_fields:
@@ -285,17 +336,15 @@ class EventStore:
                             line,
                         )
                     seq += 1
-                    occurred = record.get("occurred")
-                    span = parse_occurred(occurred) if occurred else None
                     rows.append((
                         seq,
                         event_id,
-                        record["kind"],
+                        kind,
                         occurred,
-                        span.start.isoformat() if span else None,
-                        span.end.isoformat() if span else None,
+                        start,
+                        end,
                         stamp,
-                        body,
+                        body.decode(),  # JSON text, so SQLite's JSON functions read it as JSON
                         head_hash,
                         digest,
                     ))
@@ -316,29 +365,6 @@ class EventStore:
             raise
         result.last_seq = seq
         return result
-
-    def _prepare(self, item) -> tuple[int | None, dict[str, Any], bytes, dict[str, Any]]:
-        line, data = item if isinstance(item, tuple) else (None, item)
-        if not isinstance(data, dict):
-            raise LogError("an event must be a JSON object", line)
-        log_fields = {key: data[key] for key in LOG_FIELDS if key in data}
-        if log_fields:
-            data = {key: value for key, value in data.items() if key not in LOG_FIELDS}
-            if "recorded_at" in log_fields:
-                try:
-                    _valid_timestamp(log_fields["recorded_at"])
-                except ValueError as e:
-                    raise LogError(f"field 'recorded_at': {e}", line) from None
-            if "hash" in log_fields and "recorded_at" not in log_fields:
-                raise LogError("field 'recorded_at' is required to restore an exported event", line)
-        try:
-            event = validate_event(data)
-        except ValidationError as e:
-            raise LogError(explain(e), line) from None
-        record = to_record(event)
-        if "id" not in record:
-            record["id"] = content_id(record)
-        return line, record, canonical_json(record), log_fields
 
     def _bodies(self, ids: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -1,0 +1,156 @@
+"""Import throughput and memory against a floor, and the start-up cost of `tracker log`.
+
+Each measurement runs in its own process so that peak memory is that process's
+alone. The floor is plain sqlite3 `executemany` of the very rows the import
+wrote, with the same hash chain, schema and UNIQUE index; the time it spends
+only reading those rows back is measured separately and taken off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+FLOOR_SCHEMA = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, occurred TEXT,
+    occurred_start TEXT, occurred_end TEXT, recorded_at TEXT NOT NULL, body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+"""
+
+
+def synthetic_file(n: int, workdir: Path) -> Path:
+    """The synthetic log as JSONL, generated once per size and kept in the workdir."""
+    path = workdir / f"synthetic-{n}.jsonl"
+    if not path.exists():
+        from .synthetic import generate
+
+        partial = path.with_suffix(".partial")
+        started = time.perf_counter()
+        with open(partial, "wb") as f:
+            for event in generate(n):
+                f.write(orjson.dumps(event) + b"\n")
+        partial.replace(path)
+        print(f"generated {n:,} synthetic events in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
+    return path
+
+
+def _child(code: str, *args: str) -> tuple[float, float, str]:
+    """Run python code in a fresh process: (seconds it reports, its peak RSS in MB, its output)."""
+    wrapper = (
+        "import resource, sys, time\n"
+        + code
+        + "\nprint('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True
+    ).stdout
+    seconds = float(next(line.split()[1] for line in out.splitlines() if line.startswith("SECONDS")))
+    peak = float(next(line.split()[1] for line in out.splitlines() if line.startswith("PEAK")))
+    return seconds, peak, out
+
+
+IMPORT = """
+from tracker.store import EventStore
+from tracker.importing import import_file
+store = EventStore(sys.argv[2])
+started = time.perf_counter()
+result = import_file(store, sys.argv[1], show_progress=False)
+print('SECONDS', time.perf_counter() - started)
+print('ADDED', result.added)
+"""
+
+READ_ONLY = """
+import sqlite3
+source = sqlite3.connect(sys.argv[1])
+started = time.perf_counter()
+count = 0
+for row in source.execute('SELECT id, kind, occurred, occurred_start, occurred_end, recorded_at, body FROM events ORDER BY seq'):
+    count += 1
+print('SECONDS', time.perf_counter() - started)
+"""
+
+FLOOR = """
+import hashlib, sqlite3
+from benchmarks.bench_import import FLOOR_SCHEMA
+source = sqlite3.connect(sys.argv[1])
+target = sqlite3.connect(sys.argv[2], isolation_level=None)
+target.execute('PRAGMA journal_mode = WAL'); target.execute('PRAGMA synchronous = NORMAL')
+target.execute('PRAGMA cache_size = -65536')
+target.executescript(FLOOR_SCHEMA)
+started = time.perf_counter()
+target.execute('BEGIN IMMEDIATE')
+prev, seq, batch = '0' * 64, 0, []
+for id_, kind, occurred, start, end, recorded_at, body in source.execute(
+        'SELECT id, kind, occurred, occurred_start, occurred_end, recorded_at, body FROM events ORDER BY seq'):
+    digest = hashlib.sha256(b'%s\\n%s\\n%s' % (prev.encode(), recorded_at.encode(), body.encode())).hexdigest()
+    seq += 1
+    batch.append((seq, id_, kind, occurred, start, end, recorded_at, body, prev, digest))
+    prev = digest
+    if len(batch) == 2000:
+        target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch); batch = []
+target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch)
+target.execute('COMMIT')
+print('SECONDS', time.perf_counter() - started)
+"""
+
+
+def bench_import(n: int, workdir: Path) -> Path:
+    source = synthetic_file(n, workdir)
+    db = workdir / f"import-{n}.db"
+    for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        leftover.unlink(missing_ok=True)
+    seconds, peak, out = _child(IMPORT, str(source), str(db))
+    added = int(next(line.split()[1] for line in out.splitlines() if line.startswith("ADDED")))
+    read_seconds, _, _ = _child(READ_ONLY, str(db))
+    floor_db = workdir / f"floor-{n}.db"
+    for leftover in (floor_db, Path(f"{floor_db}-wal"), Path(f"{floor_db}-shm")):
+        leftover.unlink(missing_ok=True)
+    floor_total, floor_peak, _ = _child(FLOOR, str(db), str(floor_db))
+    floor_seconds = max(floor_total - read_seconds, 1e-9)
+    floor_db.unlink(missing_ok=True)
+    print(f"import: {added:,} events in {seconds:.1f} s = {added / seconds:,.0f} events/s "
+          f"(validation, content ids, hashing and inserts), peak memory {peak:.0f} MB")
+    print(f"floor:  plain executemany + hash chain of the same rows: {floor_seconds:.1f} s = "
+          f"{added / floor_seconds:,.0f} events/s (reading them back, {read_seconds:.1f} s, taken off), "
+          f"peak memory {floor_peak:.0f} MB")
+    print(f"ratio:  import takes {seconds / floor_seconds:.2f}x the floor's time")
+    return db
+
+
+def bench_log(db: Path, runs: int = 15) -> None:
+    """Wall time of whole `tracker log` processes appending to the benchmark's database."""
+    tracker = Path(sys.executable).with_name("tracker")
+    times = []
+    for i in range(runs):
+        args = [str(tracker), "--db", str(db), "log", "meeting", "--participants", "KOICA",
+                "--topic", "benchmark", "--date", "2024-07", "--country", "TJ,KR",
+                "--summary", f"Benchmark meeting {time.time_ns()} {i}.", "--source", "Bench | Run | 2025-01-31"]
+        started = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    print(f"log:    one `tracker log` process, median of {runs}: {statistics.median(times) * 1000:.0f} ms "
+          f"(min {min(times) * 1000:.0f} ms) on a log of {sqlite3.connect(db).execute('SELECT count(*) FROM events').fetchone()[0]:,} events")
+
+
+def run(suite: str, n: int, workdir: str | None) -> None:
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if suite == "import":
+        db = bench_import(n, work)
+        bench_log(db)
+    elif suite == "log":
+        db = work / f"import-{n}.db"
+        if not db.exists():
+            db = bench_import(n, work)
+        bench_log(db)
