@@ -1,0 +1,238 @@
+"""Publishing: the built database served through Datasette's own test client."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tracker.bundled import record_path
+from tracker.publish import build, datasette_for, load_metadata, prepare_path
+from tracker.replay import catch_up
+from tracker.store import EventStore, read_jsonl
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+HOSTILE = {
+    "id": "hostile-test-event",
+    "kind": "signing",
+    "occurred": "2024-06-14",
+    "countries": ["KR", "UZ"],
+    "summary": f"Hostile summary {SCRIPT} and {IMG} javascript:alert(1) zanzibarite",
+    "project": "hostile-project",
+    "project_name": f"Hostile project {SCRIPT}",
+    "parties": [f"Party {IMG}", "javascript:alert(1)"],
+    "title": f"Title {SCRIPT}",
+    "location": {"name": f"Place {IMG}", "lat": 41.3, "lon": 69.2},
+    "sources": [{
+        "publisher": f"Publisher {SCRIPT}",
+        "title": f"Article {IMG}",
+        "published": "2024-06-15",
+        "url": "https://example.com/?q=<script>alert(1)</script>&x=javascript:alert(1)",
+        "author": None,
+    }],
+}
+HOSTILE_SUMMIT = {
+    "id": "hostile-summit-step",
+    "kind": "summit",
+    "occurred": "2024-07-01",
+    "countries": ["KR", "KZ"],
+    "summary": f"Summit step {SCRIPT}",
+    "name": f"Summit {IMG}",
+    "project": "korea-central-asia-summit",
+    "planned_for": "2025",
+    "sources": [{"publisher": "P", "title": "T", "published": "2024-07-02", "url": None, "author": None}],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The bundled record plus hostile events, built into a publishable database."""
+    work = tmp_path_factory.mktemp("publish")
+    with EventStore(work / "tracker.db") as store:
+        store.append(read_jsonl(record_path()))
+        store.append([HOSTILE, HOSTILE_SUMMIT])
+        catch_up(store)
+    out = work / "site.db"
+    build(work / "tracker.db", out)
+    return work, out
+
+
+@pytest.fixture(scope="module")
+def ds(built):
+    return datasette_for(built[1], immutable=True, live=False)
+
+
+def get(ds, path):
+    async def run():
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    return asyncio.run(run())
+
+
+def all_tables(ds):
+    return [t for t in get(ds, "/tracker.json").json()["tables"] if not t["hidden"]] + [
+        {"name": v["name"]} for v in get(ds, "/tracker.json").json()["views"]
+    ]
+
+
+QUERIES = ["project_status_on", "country_tallies_on", "summit_timeline_on", "calendar", "recent_events"]
+
+
+def assert_no_live_markup(text: str) -> None:
+    for needle in ("<script>alert", "<img src=x", 'href="javascript:', "onerror=alert(1)>"):
+        assert needle not in text, needle
+
+
+def test_home_page_has_a_search_box(ds):
+    page = get(ds, "/")
+    assert page.status_code == 200
+    assert 'name="_search"' in page.text and 'action="/tracker/effective_events"' in page.text
+
+
+def test_every_table_and_view_answers(ds):
+    names = [t["name"] for t in all_tables(ds)]
+    for expected in ("events", "effective_events", "projects", "country_tallies", "summit_timeline", "countries", "event_map"):
+        assert expected in names
+    for name in names:
+        page = get(ds, f"/tracker/{name}")
+        assert page.status_code == 200, name
+        assert_no_live_markup(page.text)
+
+
+def test_every_table_and_column_is_described():
+    tables = load_metadata()["databases"]["tracker"]["tables"]
+    for name in ("events", "effective_events", "projects", "project_status_history", "country_tallies",
+                 "country_tallies_history", "summit_timeline", "summit_timeline_history", "countries", "event_map"):
+        assert tables[name].get("description"), name
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("params", ["", "?as_of=&known_at=", "?as_of=2024-08&known_at=", "?as_of=2024-08-01&known_at=2030-01-01T00:00:00Z",
+                                    "?as_of=banana&known_at=not-a-date", "?as_of=2024-13-45", "?as_of=%27%3B%20DROP%20TABLE%20events"])
+def test_canned_queries_answer_blank_and_bad_parameters(ds, query, params):
+    page = get(ds, f"/tracker/{query}{params}")
+    assert page.status_code == 200, page.text[:500]
+    assert_no_live_markup(page.text)
+
+
+def test_project_status_on_a_past_date(ds):
+    rows = get(ds, "/tracker/project_status_on.json?_shape=array&as_of=2024-06-13&known_at=").json()
+    hostile = [r for r in rows if r["project"] == "hostile-project"]
+    assert hostile == []  # the hostile signing happened on the 14th
+    rows = get(ds, "/tracker/project_status_on.json?_shape=array&as_of=2024-06-14&known_at=").json()
+    assert [r["status"] for r in rows if r["project"] == "hostile-project"] == ["committed"]
+
+
+def test_search_finds_events(ds):
+    rows = get(ds, "/tracker/effective_events.json?_search=zanzibarite&_shape=array").json()
+    assert [r["id"] for r in rows] == ["hostile-test-event"]
+    rows = get(ds, "/tracker/effective_events.json?_search=Rotem&_shape=array").json()
+    assert rows
+    page = get(ds, "/tracker/effective_events?_search=zanzibarite")
+    assert page.status_code == 200
+    assert_no_live_markup(page.text)
+
+
+def test_event_links_to_its_project_and_countries(ds):
+    listed = get(ds, "/tracker/effective_events?id=hostile-test-event")
+    assert 'href="/tracker/projects/hostile-project"' in listed.text
+    assert_no_live_markup(listed.text)
+    page = get(ds, "/tracker/effective_events/hostile-test-event")
+    assert page.status_code == 200
+    assert "/tracker/event_countries?event=hostile-test-event" in page.text
+    assert_no_live_markup(page.text)
+    countries = get(ds, "/tracker/event_countries?event=hostile-test-event")
+    assert 'href="/tracker/countries/UZ"' in countries.text
+
+
+def test_facets(ds):
+    data = get(ds, "/tracker/effective_events.json?_facet=kind&_facet=countries&_facet=status").json()
+    assert {"kind", "countries", "status"} <= set(data["facet_results"])
+
+
+def test_atom_feed_parses_and_escapes(ds):
+    page = get(ds, "/tracker/recent_events.atom")
+    assert page.status_code == 200
+    root = ET.fromstring(page.content)
+    entries = root.findall("{http://www.w3.org/2005/Atom}entry")
+    assert entries
+    assert_no_live_markup(page.text)
+    contents = [e.find("{http://www.w3.org/2005/Atom}content") for e in entries]
+    assert all(c.get("type") == "text" for c in contents)
+
+
+def test_calendar_parses_and_is_plain_text(ds):
+    from ics import Calendar
+
+    page = get(ds, "/tracker/calendar.ics")
+    assert page.status_code == 200
+    calendar = Calendar(page.text)
+    names = [e.name for e in calendar.events]
+    assert any("korea-central-asia-summit" in n for n in names)
+    assert any(n.startswith("Planned:") for n in names)
+
+
+def test_dashboard_and_its_chart_queries(ds):
+    page = get(ds, "/-/dashboards/ksilkroad?as_of=2024-08-01")
+    assert page.status_code == 200
+    assert_no_live_markup(page.text)
+    charts = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
+    import urllib.parse
+
+    for slug, chart in charts.items():
+        for as_of in ("2024-08-01", ""):
+            sql = chart["query"].replace("[[", "").replace("]]", "") if as_of else chart["query"].split("[[")[0] + (
+                chart["query"].split("]]")[1] if "]]" in chart["query"] else "")
+            data = get(ds, "/tracker.json?" + urllib.parse.urlencode({"sql": sql, "as_of": as_of, "_shape": "objects"}))
+            assert data.status_code == 200, (slug, data.text[:300])
+            assert_no_live_markup(data.text)
+
+
+def test_map_view_places_every_event(ds):
+    rows = get(ds, "/tracker/event_map.json?_shape=array&_size=max").json()
+    assert rows and all(r["latitude"] is not None and r["longitude"] is not None for r in rows)
+    page = get(ds, "/tracker/event_map")
+    assert "datasette-cluster-map" in page.text or "cluster" in page.text
+
+
+def test_served_read_only_with_a_time_limit(ds):
+    page = get(ds, "/tracker.json?sql=" + "DELETE%20FROM%20countries")
+    assert page.status_code == 400
+    assert ds.setting("sql_time_limit_ms") <= 5000
+
+
+def test_build_is_deterministic(built, tmp_path):
+    work, first = built
+    second = tmp_path / "again.db"
+    build(work / "tracker.db", second)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_build_known_at_leaves_out_later_events(built, tmp_path):
+    work, _ = built
+    with EventStore(work / "tracker.db") as store:
+        first = next(store.iter_events())
+    out = tmp_path / "then.db"
+    summary = build(work / "tracker.db", out, known_at=first.recorded_at)
+    assert 1 <= summary["events"] < 52
+
+
+def test_live_search_follows_new_events(tmp_path):
+    db = tmp_path / "live.db"
+    with EventStore(db) as store:
+        store.append(read_jsonl(record_path()))
+        catch_up(store)
+    prepare_path(db)
+    live = datasette_for(db)
+    assert get(live, "/tracker/effective_events.json?_search=zanzibarite&_shape=array").json() == []
+    with EventStore(db) as store:
+        store.append([HOSTILE])
+        catch_up(store)
+    rows = get(live, "/tracker/effective_events.json?_search=zanzibarite&_shape=array").json()
+    assert [r["id"] for r in rows] == ["hostile-test-event"]
+    page = get(live, "/tracker/effective_events?_search=zanzibarite")
+    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+    assert_no_live_markup(page.text)
