@@ -21,7 +21,7 @@ SHAPE = "state"
 HISTORY = "summit_timeline_history"
 KEY_COLUMN = "project"
 ROW_COLUMNS = (
-    "valid_from", "valid_to", "on", "occurred", "project", "status", "planned_for",
+    "valid_from", "valid_to", "on", "occurred_end", "occurred", "project", "status", "planned_for",
     "location", "summary", "kind", "seq", "event",
 )
 FIELDS = ("kind", "occurred", "project", "status", "project_name", "planned_for", "location", "summary")
@@ -32,6 +32,7 @@ CREATE TABLE summit_timeline_history (
     valid_from TEXT NOT NULL,
     valid_to TEXT,
     "on" TEXT NOT NULL,
+    occurred_end TEXT NOT NULL,
     occurred TEXT NOT NULL,
     project TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -52,7 +53,7 @@ CREATE VIEW summit_timeline AS
     SELECT "on", project, status, planned_for, location, summary, event, kind, occurred
     FROM summit_timeline_history
     WHERE known_to IS NULL
-    ORDER BY "on", seq;
+    ORDER BY "on", occurred_end, seq;
 """
 
 
@@ -75,6 +76,7 @@ def fold(key: str, events: list[dict[str, Any]]) -> list[tuple]:
             max(event["occurred_start"], named_on),
             None,
             event["occurred_start"],
+            event["occurred_end"],
             event["occurred"],
             key,
             state[1],

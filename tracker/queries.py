@@ -85,7 +85,7 @@ WHERE """
     + _BITEMPORAL
     + """
   AND {key_filter}
-ORDER BY h."on", h.seq"""
+ORDER BY h."on", h.occurred_end, h.seq"""
 )
 
 #: Canned-query SQL for Datasette: every parameter may be left blank.

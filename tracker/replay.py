@@ -472,6 +472,7 @@ def _write_checkpoints(conn: sqlite3.Connection, last_seq: int) -> None:
 def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     """Inside an open write transaction: a full rebuild, or a catch-up from the checkpoint."""
     result = ReplayResult()
+    conn.execute(STATE_TABLE)
     if full or needs_full(conn):
         result.full = True
         result.rebuilt = list(_wanted_versions())
