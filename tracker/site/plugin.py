@@ -87,6 +87,10 @@ def asgi_wrapper(datasette):
     return wrap
 
 
+#: Foreign-key columns each table declares (a live database's schema keeps them for good).
+_declared_keys: dict[str, set[str]] = {}
+
+
 def _link(datasette, table: str, key: str, value: str) -> markupsafe.Markup:
     url = datasette.urls.table(DB_NAME, table) + "?" + urllib.parse.urlencode({key: value})
     return markupsafe.Markup('<a href="{}">{}</a>').format(url, value)
@@ -103,8 +107,11 @@ def render_cell(value, column, table, database, datasette):
         return None
 
     async def render():
-        db = datasette.get_database(database)
-        if column in {fk["column"] for fk in await db.foreign_keys_for_table(table)}:
+        declared = _declared_keys.get(table)
+        if declared is None:
+            db = datasette.get_database(database)
+            declared = _declared_keys[table] = {fk["column"] for fk in await db.foreign_keys_for_table(table)}
+        if column in declared:
             return None  # Datasette links declared foreign keys itself, with labels
         if column == "countries":
             codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]

@@ -1,0 +1,86 @@
+"""Datasette page latency at N synthetic events, through Datasette's own client.
+
+Builds (or reuses, in --workdir) a database of N synthetic events, replays it, adds the
+publishing objects, then reports the median latency of the pages people use most.
+Target: each under 200 ms at 1,000,000 events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PAGES = {
+    "events table": "/tracker/effective_events",
+    "faceted (kind=signing, facets kind, status)": "/tracker/effective_events?kind=signing&_facet=kind&_facet=status",
+    "faceted by country (event_countries)": "/tracker/event_countries?country=UZ&_facet=country",
+    "FTS search": "/tracker/effective_events?_search=lithium+refinery",
+    "project_status_on": "/tracker/project_status_on?as_of=2015-06-30&known_at=&project=project-7",
+    "project_status_on (all projects)": "/tracker/project_status_on?as_of=2015-06-30&known_at=",
+    "country_tallies_on": "/tracker/country_tallies_on?as_of=2015-06&known_at=2024-06-01",
+    "summit_timeline_on": "/tracker/summit_timeline_on?as_of=2015&known_at=",
+    "atom feed": "/tracker/recent_events.atom",
+}
+
+
+def ensure_database(n: int, workdir: Path) -> Path:
+    from benchmarks.synthetic import generate
+    from tracker.importing import import_file
+    from tracker.publish import prepare_path
+    from tracker.replay import catch_up
+    from tracker.store import EventStore
+
+    path = workdir / f"datasette-{n}.db"
+    if not path.exists():
+        import orjson
+
+        jsonl = workdir / f"bench-{n}.jsonl"
+        started = time.perf_counter()
+        with open(jsonl, "wb") as f:
+            for event in generate(n):
+                f.write(orjson.dumps(event) + b"\n")
+        print(f"generated {n:,} events in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        with EventStore(path) as store:
+            import_file(store, str(jsonl), show_progress=False)
+            print(f"imported in {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
+            catch_up(store)
+            print(f"replayed in {time.perf_counter() - started:.1f} s")
+        jsonl.unlink()
+    started = time.perf_counter()
+    prepare_path(path)
+    print(f"publishing objects (countries, search index, indexes) in {time.perf_counter() - started:.1f} s")
+    return path
+
+
+async def measure(ds, path: str, repeat: int) -> tuple[float, int]:
+    response = await ds.client.get(path)  # warm the page cache and plans
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = await ds.client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), response.status_code
+
+
+def run(suite: str, n: int, workdir: str | None) -> None:
+    from tracker.publish import datasette_for
+
+    base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bench-datasette-"))
+    base.mkdir(parents=True, exist_ok=True)
+    path = ensure_database(n, base)
+    ds = datasette_for(path)
+
+    async def main():
+        await ds.invoke_startup()
+        print(f"\nDatasette page latency at {n:,} events (median of 9, ms; target < 200):")
+        for name, url in PAGES.items():
+            median, status = await measure(ds, url, 9)
+            flag = "" if status == 200 and median < 200 else "  <-- over target" if status == 200 else f"  <-- HTTP {status}"
+            print(f"  {name:48s} {median:8.1f}{flag}")
+
+    asyncio.run(main())
