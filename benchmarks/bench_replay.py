@@ -1,0 +1,154 @@
+"""Replay benchmark: full replay against a floor, one append plus catch-up, as-of queries.
+
+Each measurement runs in its own subprocess, so its peak memory (ru_maxrss) and its
+imports are its own. The floor reads the same rows with orjson and folds plain per-key
+counts: what any replay must at least pay. Figures are printed as plain lines.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FLOOR = r"""
+import resource, sqlite3, sys, time
+from collections import Counter
+import orjson
+conn = sqlite3.connect(sys.argv[1])
+started = time.perf_counter()
+projects, countries = Counter(), Counter()
+for seq, kind, recorded_at, body in conn.execute(
+        "SELECT seq, kind, recorded_at, body FROM events ORDER BY seq"):
+    record = orjson.loads(body)
+    if record.get("project"):
+        projects[record["project"]] += 1
+    for country in record.get("countries", ()):
+        countries[country] += 1
+seconds = time.perf_counter() - started
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+FULL = r"""
+import resource, sys, time
+from tracker.store import EventStore
+from tracker.replay import replay
+store = EventStore(sys.argv[1])
+started = time.perf_counter()
+result = replay(store, full=True)
+seconds = time.perf_counter() - started
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, result.events)
+"""
+
+APPEND = r"""
+import statistics, sys, time
+from tracker.store import EventStore
+from tracker.replay import catch_up, replay
+store = EventStore(sys.argv[1])
+replay(store)  # start from an up-to-date checkpoint
+project = store.conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 7").fetchone()[0]
+times = []
+for i in range(9):
+    event = {
+        "kind": "milestone", "occurred": "2010-03-0%d" % (i + 1), "countries": ["KR", "UZ"],
+        "summary": "Benchmark event %d appended at %r." % (i, time.time()),
+        "project": project, "status": "suspended" if i % 2 else "in_progress",
+        "sources": [{"publisher": "Bench", "title": "Bench", "published": "2010-03-01"}],
+    }
+    started = time.perf_counter()
+    store.append([event])
+    catch_up(store)
+    times.append(time.perf_counter() - started)
+print(statistics.median(times) * 1000, max(times) * 1000)
+"""
+
+QUERIES = r"""
+import statistics, sys, time
+from tracker.store import EventStore
+from tracker import queries
+store = EventStore(sys.argv[1])
+conn = store.conn
+project = conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 11").fetchone()[0]
+known = conn.execute("SELECT recorded_at FROM events WHERE seq = (SELECT max(seq) / 2 FROM events)").fetchone()[0]
+def timed(fn, runs):
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+print("project_status_one", timed(lambda: queries.project_status(conn, project, as_of="2012-06-30", known_at=known), 50))
+print("project_status_all", timed(lambda: queries.project_status(conn, as_of="2012-06-30", known_at=known), 3))
+print("summit_timeline_one", timed(lambda: queries.summit_timeline(conn, project, as_of="2012-06-30", known_at=known), 50))
+print("country_tallies_uz", timed(lambda: queries.country_tallies(conn, "UZ", as_of="2012-06-30", known_at=known), 3))
+print("country_tallies_all", timed(lambda: queries.country_tallies(conn, as_of="2012-06-30", known_at=known), 3))
+print("country_tallies_now", timed(lambda: queries.country_tallies(conn), 50))
+"""
+
+
+def _python(script: str, db: Path) -> list[str]:
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(db)], check=True, capture_output=True, text=True, env=env
+    )
+    return out.stdout.split("\n")
+
+
+def prepare(n: int, workdir: Path) -> Path:
+    """The benchmark log of `n` synthetic events, generated and imported unless already there."""
+    import orjson
+
+    from benchmarks.synthetic import generate
+    from tracker.importing import import_file
+    from tracker.store import EventStore
+
+    jsonl = workdir / f"events-{n}.jsonl"
+    db = workdir / f"replay-{n}.db"
+    if not jsonl.exists():
+        started = time.perf_counter()
+        partial = jsonl.with_name(jsonl.name + ".partial")
+        with open(partial, "wb") as f:
+            for event in generate(n):
+                f.write(orjson.dumps(event) + b"\n")
+        partial.replace(jsonl)
+        print(f"generate: {n} events in {time.perf_counter() - started:.1f} s")
+    if not db.exists():
+        started = time.perf_counter()
+        partial = db.with_name(db.name + ".partial")
+        store = EventStore(partial)
+        import_file(store, str(jsonl), show_progress=False)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+        partial.replace(db)
+        print(f"import: {n} events in {time.perf_counter() - started:.1f} s")
+    return db
+
+
+def run(suite: str, n: int, workdir: str | None) -> None:
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db = prepare(n, folder)
+    print(f"replay benchmark: {n} synthetic events (10% recorded late, 1% amendments), db {db}")
+
+    floor_s, floor_mb = map(float, _python(FLOOR, db)[0].split())
+    print(f"floor (orjson + per-key counts): {floor_s:.2f} s, peak {floor_mb:.0f} MB")
+
+    full_s, full_mb, events = _python(FULL, db)[0].split()
+    full_s, full_mb = float(full_s), float(full_mb)
+    print(
+        f"full replay: {full_s:.2f} s ({full_s / floor_s:.1f}x floor), peak {full_mb:.0f} MB,"
+        f" {int(events)} events"
+    )
+
+    median, worst = map(float, _python(APPEND, db)[0].split())
+    print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms (of 9)")
+
+    for line in _python(QUERIES, db):
+        if line.strip():
+            name, ms = line.split()
+            print(f"query {name} (as-of + known-at unless 'now'): {float(ms):.2f} ms")
