@@ -14,7 +14,10 @@ Two shapes of fold are supported:
     rows, each a tuple in ``ROW_COLUMNS`` order that starts with ``valid_from`` and
     ``valid_to``. Whenever a key's events change at knowledge moment T the engine
     refolds it, closes the rows no longer produced (``known_to = T``) and opens the
-    new ones (``known_from = T``).
+    new ones (``known_from = T``). Optionally, ``resume(key, events)`` and
+    ``extend(key, carry, event)`` give a fast path for an event that comes after all
+    of the key's others in world order (the common case): ``extend`` returns the rows
+    dropped and added, or None to ask for a full refold. They must agree with ``fold``.
     Module attributes: NAME, VERSION, SHAPE = "state", HISTORY (table), KEY_COLUMN,
     ROW_COLUMNS, FIELDS (event fields the fold reads), KEY_FILTER (a WHERE clause on
     `effective_events` selecting the key's events, one `?` for the key), SCHEMA (DDL).

@@ -91,3 +91,30 @@ def fold(key: str, events: list[dict[str, Any]]) -> list[tuple]:
         (*row[:1], rows[i + 1][0] if i + 1 < len(rows) else None, *row[2:])
         for i, row in enumerate(rows)
     ]
+
+
+def resume(key: str, events: list[dict[str, Any]]) -> tuple:
+    """What `extend` needs to carry on from these events: the state and the open row."""
+    state = None
+    for event in events:
+        state = step(state, event)
+    rows = fold(key, events)
+    return (state, rows[-1] if rows else None)
+
+
+def extend(key: str, carry: tuple, event: dict[str, Any]):
+    """The fast path for an event that comes after all the key's others in world order.
+
+    Returns (rows dropped, rows added, new carry), or None to ask for a full refold.
+    """
+    state, last = carry
+    new = step(state, event)
+    if new == state:
+        return (), (), carry
+    day = event["occurred_start"]
+    row = (day, None, key, *new, event["id"])
+    if last is None:
+        return (), (row,), (new, row)
+    if last[0] == day:
+        return None  # a same-day change: let fold() merge the day
+    return (last,), ((last[0], day, *last[2:]), row), (new, row)

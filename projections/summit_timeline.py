@@ -71,20 +71,44 @@ def fold(key: str, events: list[dict[str, Any]]) -> list[tuple]:
     state = None
     for event in events:
         state = project_status.step(state, event)
-        location = event.get("location")
-        rows.append((
-            max(event["occurred_start"], named_on),
-            None,
-            event["occurred_start"],
-            event["occurred_end"],
-            event["occurred"],
-            key,
-            state[1],
-            event.get("planned_for"),
-            location.get("name") if isinstance(location, dict) else None,
-            event.get("summary"),
-            event["kind"],
-            event["seq"],
-            event["id"],
-        ))
+        rows.append(_row(key, event, state, named_on))
     return rows
+
+
+def _row(key: str, event: dict[str, Any], state: tuple, named_on: str) -> tuple:
+    location = event.get("location")
+    return (
+        max(event["occurred_start"], named_on),
+        None,
+        event["occurred_start"],
+        event["occurred_end"],
+        event["occurred"],
+        key,
+        state[1],
+        event.get("planned_for"),
+        location.get("name") if isinstance(location, dict) else None,
+        event.get("summary"),
+        event["kind"],
+        event["seq"],
+        event["id"],
+    )
+
+
+def resume(key: str, events: list[dict[str, Any]]) -> tuple:
+    """What `extend` needs to carry on: the project's state and its first summit day."""
+    state = None
+    for event in events:
+        state = project_status.step(state, event)
+    summit_days = [e["occurred_start"] for e in events if e["kind"] == "summit"]
+    return (state, min(summit_days) if summit_days else None)
+
+
+def extend(key: str, carry: tuple, event: dict[str, Any]):
+    """The fast path for an event after all the key's others: (dropped, added, carry) or None."""
+    state, named_on = carry
+    new = project_status.step(state, event)
+    if named_on is None:
+        if event["kind"] == "summit":
+            return None  # the project becomes a summit project: every row appears
+        return (), (), (new, None)
+    return (), (_row(key, event, new, named_on),), (new, named_on)

@@ -438,22 +438,49 @@ class _Run:
                         active.pop(seq, None)
                     else:
                         active[seq] = orjson.loads(old)
+        extend = getattr(p, "extend", None)
+        carry = None  # the module's carry for `extend`, valid while no full refold intervenes
+        last = max(map(_world_order, active.values()), default=None)
+
+        def close(row, known_at):
+            rowid, known_from = current.pop(row)
+            if rowid is None:
+                if known_from != known_at:
+                    inserts.append((*row, known_from, known_at))
+            elif known_from == known_at:
+                conn.execute(f"DELETE FROM {p.HISTORY} WHERE rowid = ?", (rowid,))
+            else:
+                conn.execute(f"UPDATE {p.HISTORY} SET known_to = ? WHERE rowid = ?", (known_at, rowid))
+
         for known_at, group in groupby(changes, key=itemgetter(2)):
+            dirty = False
             for _, _, _, seq, _, new in group:
-                if new is None:
+                event = orjson.loads(new) if new is not None else None
+                if extend is not None and not dirty and event is not None and seq not in active:
+                    order = _world_order(event)
+                    if last is None or order > last:
+                        if carry is None:
+                            carry = p.resume(key, sorted(active.values(), key=_world_order))
+                        step = extend(key, carry, event)
+                        if step is not None:
+                            dropped, added, carry = step
+                            active[seq], last = event, order
+                            for row in dropped:
+                                close(row, known_at)
+                            for row in added:
+                                current.setdefault(row, (None, known_at))
+                            continue
+                dirty, carry = True, None
+                if event is None:
                     active.pop(seq, None)
                 else:
-                    active[seq] = orjson.loads(new)
+                    active[seq] = event
+            if not dirty:
+                continue
+            last = max(map(_world_order, active.values()), default=None)
             rows = set(p.fold(key, sorted(active.values(), key=_world_order)))
             for row in [r for r in current if r not in rows]:
-                rowid, known_from = current.pop(row)
-                if rowid is None:
-                    if known_from != known_at:
-                        inserts.append((*row, known_from, known_at))
-                elif known_from == known_at:
-                    conn.execute(f"DELETE FROM {p.HISTORY} WHERE rowid = ?", (rowid,))
-                else:
-                    conn.execute(f"UPDATE {p.HISTORY} SET known_to = ? WHERE rowid = ?", (known_at, rowid))
+                close(row, known_at)
             for row in rows:
                 if row not in current:
                     current[row] = (None, known_at)
