@@ -373,10 +373,12 @@ class _Run:
         for p in self.sum_projections:
             for key in self.stale_max[p.NAME]:
                 total = self._total(p, key)
-                total[-1] = conn.execute(
-                    f"SELECT max(valid_from) FROM {p.HISTORY} WHERE {p.KEY_COLUMN} = ? AND known_to IS NULL",
+                latest = conn.execute(  # walks the (key, valid_from) index backwards
+                    f"SELECT valid_from FROM {p.HISTORY} WHERE {p.KEY_COLUMN} = ? AND known_to IS NULL"
+                    " ORDER BY valid_from DESC LIMIT 1",
                     (key,),
-                ).fetchone()[0]
+                ).fetchone()
+                total[-1] = latest[0] if latest else None
             columns = (p.KEY_COLUMN, *p.TOTAL_COLUMNS)
             for key, total in self.totals[p.NAME].items():
                 conn.execute(f"DELETE FROM {p.NAME} WHERE {p.KEY_COLUMN} = ?", (key,))
