@@ -136,6 +136,7 @@ END""",
 #: facets on status and countries, and the Atom feed's newest-first order.
 INDEXES = [
     ("effective_events", ("status",)),
+    ("effective_events", ("kind", "status")),
     ("effective_events", ("countries",)),
     ("effective_events", ("recorded_at",)),
 ]
