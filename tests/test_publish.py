@@ -92,6 +92,12 @@ def test_home_page_has_a_search_box(ds):
     assert 'name="_search"' in page.text and 'action="/tracker/effective_events"' in page.text
 
 
+def test_the_home_page_lists_only_the_tracker_and_credits_the_real_sources(ds):
+    page = get(ds, "/")
+    assert "_memory" not in page.text
+    assert "Caspian Policy Center" in page.text and "Central Asian Light" in page.text
+
+
 def test_every_table_and_view_answers(ds):
     names = [t["name"] for t in all_tables(ds)]
     for expected in ("events", "effective_events", "projects", "country_tallies", "summit_timeline", "countries", "event_map"):

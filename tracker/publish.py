@@ -401,4 +401,6 @@ def datasette_for(path: str | os.PathLike, *, immutable: bool = False, live: boo
         plugin.freshness = plugin.Freshness(str(path))
     ds = Datasette([], metadata=load_metadata(), settings=SETTINGS)
     ds.add_database(Database(ds, path=str(path), is_mutable=not immutable), name=DB_NAME)
+    if "_memory" in ds.databases:  # Datasette adds an empty one when it is given no files
+        ds.remove_database("_memory")
     return ds
