@@ -1,16 +1,33 @@
 """Country tallies: per ISO code, how many events of each kind, agreements, visits, order value.
 
-The state of a country is a sum over its events, so `country_tallies_history` holds
-*contribution rows*, not state segments: one row per (event, country, stretch of
-knowledge time during which the event said that), with `valid_from` = the event's
-occurred_start, `valid_to` NULL (a contribution, once made, counts for every later
-day), `known_from`/`known_to` the knowledge interval of that effective form of the
-event, and its counts. "As of V, known at T" is then one indexed GROUP BY:
+The state of a country is a sum over its events. Two bitemporal tables hold it:
 
-    rows with valid_from <= V and known_from <= T and (known_to IS NULL or known_to > T)
+`country_tallies_history` — *contribution rows*, not state segments: one row per
+(event, country, stretch of knowledge time during which the event said that), with
+`valid_from` = the event's occurred_start, `valid_to` NULL (a contribution, once made,
+counts for every later day), `known_from`/`known_to` the knowledge interval of that
+effective form of the event, and its counts. A late-recorded event adds one row per
+country; a correction closes the event's rows and opens new ones; a retraction closes them.
 
-A late-recorded event adds one row per country; a correction closes the event's rows
-and opens new ones; a retraction closes them. `country_tallies` holds the current sums.
+`country_tallies_checkpoints` — *monthly checkpoints*: for every month from a
+country's first month with a contribution to its last (`month` = the month's first
+day), the cumulative totals of all its contributions with valid_from *before* that
+day, versioned in knowledge time (`known_from`/`known_to`). The engine keeps them:
+an event that is the newest in world order for its country only adds rows to the
+current month (a checkpoint row is written once, when a country's first event in a
+new month arrives); a late or amended contribution dated d revises the checkpoints of
+the months after d's month (their rows are closed at T and reopened at T with the new
+totals); the first contribution in a month before a country's first month adds
+zero checkpoints back to it.
+
+"As of V, known at T" for a country is then a few indexed lookups:
+
+    C = the checkpoint row with the latest `month` <= V's month and the latest
+        known_from <= T (the version live at T)
+    totals = C + the contribution rows with C.month <= valid_from <= V, live at T
+
+so it reads one checkpoint and at most about a month of contribution rows, however
+long the history. `country_tallies` holds the current sums.
 Visits count as hosted/made for a country listed in the visit's `countries` that is its
 `host_country`/`visitor_country`; `order_value_usd` sums orders valued in USD only.
 """
@@ -23,9 +40,11 @@ from typing import Any
 from events.models import MODELS, WORLD_KINDS
 
 NAME = "country_tallies"
-VERSION = 1
+VERSION = 2
 SHAPE = "sum"
 HISTORY = "country_tallies_history"
+#: Monthly cumulative totals, bitemporal (see above).
+CHECKPOINTS = "country_tallies_checkpoints"
 KEY_COLUMN = "country"
 #: Per-kind counts, named by the kind's plural (visits, signings, ...).
 KIND_COLUMNS = tuple((kind, MODELS[kind].plural) for kind in WORLD_KINDS)
@@ -54,6 +73,23 @@ CREATE TABLE country_tallies_history (
 CREATE INDEX country_tallies_history_as_of
     ON country_tallies_history (country, valid_from, known_from);
 CREATE INDEX country_tallies_history_seq ON country_tallies_history (seq);
+CREATE TABLE country_tallies_checkpoints (
+    country TEXT NOT NULL,
+    month TEXT NOT NULL,
+    known_from TEXT NOT NULL,
+    known_to TEXT,
+    events INTEGER NOT NULL,
+    {", ".join(f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS)},
+    agreements INTEGER NOT NULL,
+    visits_hosted INTEGER NOT NULL,
+    visits_made INTEGER NOT NULL,
+    order_value_usd REAL NOT NULL,
+    last_event_on TEXT
+);
+CREATE INDEX country_tallies_checkpoints_as_of
+    ON country_tallies_checkpoints (country, month, known_from);
+CREATE INDEX country_tallies_checkpoints_current
+    ON country_tallies_checkpoints (country, month) WHERE known_to IS NULL;
 CREATE TABLE country_tallies (
     country TEXT PRIMARY KEY,
     events INTEGER NOT NULL,

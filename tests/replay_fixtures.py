@@ -142,4 +142,6 @@ def assert_matches_reference(store, as_of=None, known_at=None) -> None:
         got = dict(got_tallies[country])
         assert math.isclose(got.pop("order_value_usd"), want.pop("order_value_usd"), rel_tol=1e-9), where
         assert got == want, (where, country)
+        one = queries.country_tallies(store.conn, country, as_of=as_of, known_at=known_at)
+        assert [r["events"] for r in one] == [want["events"]], (where, country)
     assert got_timeline == want_timeline, where

@@ -15,7 +15,8 @@ from tests.replay_fixtures import (
 )
 
 PROJECTS = ["p1", "p2", "p3"]
-DAYS = ["2024-01-01", "2024-01-15", "2024-02", "2024-02-10", "2024-03-01/2024-03-05", "2024", "2024-03-01"]
+DAYS = ["2024-01-01", "2024-01-15", "2024-02", "2024-02-10", "2024-03-01/2024-03-05", "2024", "2024-03-01",
+        "2023-11-20", "2024-05-31", "2023-12"]
 STATUSES = ["proposed", "agreed", "committed", "suspended", "completed"]
 COUNTRIES = [["KR", "KZ"], ["KR", "UZ"], ["UZ"], ["KR", "TJ", "KZ"]]
 
@@ -82,7 +83,7 @@ def _run(batches, check):
             check(store, batches)
 
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("HYPOTHESIS_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -111,8 +112,9 @@ def test_as_of_known_at_from_the_tables_equals_folding_what_was_recorded_by_then
         stamps = [e["recorded_at"] for batch in batches for e in batch]
         for _ in range(4):
             known_at = data.draw(st.sampled_from([None, *stamps, at("2024-05-31")]))
-            as_of = data.draw(st.sampled_from([None, "2023-12-31", "2024-01-01", "2024-01-31", "2024-02-10",
-                                               "2024-03-01", "2024-03-03", "2024-12-31"]))
+            as_of = data.draw(st.sampled_from([None, "2023-11-30", "2023-12-31", "2024-01-01", "2024-01-31",
+                                               "2024-02-10", "2024-03-01", "2024-03-03", "2024-04-15",
+                                               "2024-05-31", "2024-12-31"]))
             assert_matches_reference(store, as_of=as_of, known_at=known_at)
 
     _run(batches, check)

@@ -52,30 +52,73 @@ ORDER BY h.project"""
 )
 
 
-def _tally_columns() -> str:
+def _tally_sql() -> str:
+    """Country tallies as of V known at T: checkpoint + at most a month of contribution rows.
+
+    See projections/country_tallies.py: for each country, the checkpoint row with the
+    latest month <= V's month live at T (the totals of everything before that month),
+    plus the contribution rows from that month's first day to V live at T. `:country`
+    blank means every country: the keys are found by skipping through the checkpoint
+    index one country at a time.
+    """
     from projections.country_tallies import KIND_COLUMNS
 
-    counts = ", ".join(f"sum(h.kind = '{kind}') AS {plural}" for kind, plural in KIND_COLUMNS)
+    plurals = [plural for _, plural in KIND_COLUMNS]
+    count_columns = ["events", *plurals, "agreements", "visits_hosted", "visits_made"]
+    from_rows = ", ".join(
+        ["1", *(f"h.kind = '{kind}'" for kind, _ in KIND_COLUMNS),
+         "h.agreements", "h.visits_hosted", "h.visits_made", "h.order_value_usd", "h.valid_from"]
+    )
+    from_checkpoint = ", ".join(f"c.{name}" for name in [*count_columns, "order_value_usd", "last_event_on"])
+    sums = ", ".join(f"sum(t.{name}) AS {name}" for name in count_columns)
     return (
-        f"h.country, count(*) AS events, {counts}, sum(h.agreements) AS agreements,"
-        " sum(h.visits_hosted) AS visits_hosted, sum(h.visits_made) AS visits_made,"
-        " total(h.order_value_usd) AS order_value_usd, max(h.valid_from) AS last_event_on"
+        "WITH RECURSIVE "
+        + BOUNDS.removeprefix("WITH ")
+        + """, b AS (SELECT v, k, substr(v, 1, 7) || '-01' AS month FROM bounds),
+every_key(country) AS (
+  SELECT min(country) FROM country_tallies_checkpoints WHERE coalesce(:country, '') = ''
+  UNION ALL
+  SELECT (SELECT min(c.country) FROM country_tallies_checkpoints AS c WHERE c.country > e.country)
+  FROM every_key AS e WHERE e.country IS NOT NULL
+),
+keys(country) AS (
+  SELECT :country WHERE coalesce(:country, '') <> ''
+  UNION ALL
+  SELECT country FROM every_key WHERE country IS NOT NULL
+),
+picked AS (
+  SELECT (
+    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    WHERE c.country = keys.country AND c.month <= b.month AND c.known_from <= b.k
+    ORDER BY c.month DESC, c.known_from DESC LIMIT 1
+  ) AS checkpoint
+  FROM keys, b
+),
+parts AS (
+  SELECT c.country, """
+        + from_checkpoint
+        + """
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid = p.checkpoint
+  UNION ALL
+  SELECT h.country, """
+        + from_rows
+        + """
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid = p.checkpoint, b
+  JOIN country_tallies_history AS h ON h.country = c.country AND h.valid_from >= c.month
+  WHERE h.valid_from <= b.v AND h.known_from <= b.k AND (h.known_to IS NULL OR h.known_to > b.k)
+)
+SELECT t.country, """
+        + sums
+        + """, total(t.order_value_usd) AS order_value_usd,
+  max(t.last_event_on) AS last_event_on
+FROM parts AS t
+GROUP BY t.country
+HAVING sum(t.events) > 0
+ORDER BY t.country"""
     )
 
 
-COUNTRY_TALLIES = (
-    BOUNDS
-    + "SELECT "
-    + _tally_columns()
-    + """
-FROM country_tallies_history AS h, bounds AS b
-WHERE """
-    + _BITEMPORAL
-    + """
-  AND {key_filter}
-GROUP BY h.country
-ORDER BY h.country"""
-)
+COUNTRY_TALLIES = _tally_sql()
 
 SUMMIT_TIMELINE = (
     BOUNDS
@@ -93,9 +136,7 @@ CANNED = {
     "project_status_on": PROJECT_STATUS.format(
         key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
     ),
-    "country_tallies_on": COUNTRY_TALLIES.format(
-        key_filter="(coalesce(:country, '') = '' OR h.country = :country)"
-    ),
+    "country_tallies_on": COUNTRY_TALLIES,
     "summit_timeline_on": SUMMIT_TIMELINE.format(
         key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
     ),
@@ -130,8 +171,7 @@ def country_tallies(
         sql = f"SELECT country, {', '.join(TOTAL_COLUMNS)} FROM country_tallies"
         sql += " WHERE country = :country ORDER BY country" if country else " ORDER BY country"
         return _rows(conn, sql, {"country": country})
-    sql = COUNTRY_TALLIES.format(key_filter="h.country = :country" if country else "1")
-    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "country": country})
+    return _rows(conn, COUNTRY_TALLIES, {"as_of": as_of, "known_at": known_at, "country": country or ""})
 
 
 def summit_timeline(

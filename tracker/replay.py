@@ -21,6 +21,7 @@ transaction, so a reader sees the old projections or the new, never a mix.
 
 from __future__ import annotations
 
+import bisect
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -182,6 +183,12 @@ def _compact(form: dict[str, Any], seq: int, fields: tuple[str, ...]) -> dict[st
     return compact
 
 
+def _next_month(month: str) -> str:
+    """'YYYY-MM-01' -> the first day of the next month."""
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + 1:04d}-01-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}-01"
+
+
 def _world_order(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["occurred_start"], event["occurred_end"], event["seq"])
 
@@ -226,7 +233,15 @@ class _Run:
         self.contrib: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
         self.feed: list[tuple] = []
         self.totals: dict[str, dict[str, list]] = {p.NAME: {} for p in self.sum_projections}
-        self.stale_max: dict[str, set[str]] = {p.NAME: set() for p in self.sum_projections}
+        # monthly checkpoints of the sum projections: key -> [first month, last month, {month: row}]
+        # with row = [rowid or None, known_from, totals, dirty]; closed rows wait in cp_closed
+        self.cps: dict[str, dict[str, list]] = {p.NAME: {} for p in self.sum_projections}
+        self.cp_closed: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
+        self.cp_close_ids: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
+        # full replay only: per key, the live contributions' valid_from days (sorted) and counts
+        self.live_days: dict[str, dict[str, tuple[list[str], dict[str, int]]]] = {
+            p.NAME: {} for p in self.sum_projections
+        }
         conn.execute("DROP TABLE IF EXISTS temp.replay_feed")
         conn.execute(
             "CREATE TEMP TABLE replay_feed (n INTEGER PRIMARY KEY, projection TEXT, key TEXT,"
@@ -312,13 +327,19 @@ class _Run:
                 )
                 start = parse_occurred(old["occurred"]).start.isoformat()
                 for key, values in p.contributions(old):
-                    p.add(self._total(p, key), values, start, -1)
-                    self.stale_max[p.NAME].add(key)
+                    self._live_day(p, key, start, -1)
+                    self._checkpoint(p, key, start, values, -1, known_at)
+                    total = self._total(p, key)
+                    p.add(total, values, start, -1)
+                    if total[-1] == start:
+                        total[-1] = self._latest_live(p, key, start)
             if new is not None:
                 start = parse_occurred(new["occurred"]).start.isoformat()
                 rows = self.contrib[p.NAME]
                 for key, values in p.contributions(new):
                     rows.append((key, start, known_at, new["id"], seq, *values))
+                    self._checkpoint(p, key, start, values, 1, known_at)
+                    self._live_day(p, key, start, 1)
                     p.add(self._total(p, key), values, start)
         for p in self.state_projections:
             old_keys = set(p.keys(old)) if old is not None else set()
@@ -332,6 +353,128 @@ class _Run:
                     p.NAME, key, known_at, seq,
                     old_c if key in old_keys else None, new_c if key in new_keys else None,
                 ))
+
+    # monthly checkpoints of sum projections (see projections/country_tallies.py) ----------
+
+    def _live_day(self, p, key: str, day: str, sign: int) -> None:
+        """Full replay: keep the days of the key's live contributions, for `_latest_live`."""
+        if not self.full:
+            return
+        days, counts = self.live_days[p.NAME].setdefault(key, ([], {}))
+        n = counts.get(day, 0) + sign
+        if n > 0:
+            if day not in counts:
+                bisect.insort(days, day)
+            counts[day] = n
+        else:
+            del counts[day]
+            del days[bisect.bisect_left(days, day)]
+
+    def _latest_live(self, p, key: str, upto: str) -> str | None:
+        """The latest valid_from <= upto of the key's live contributions (after a removal)."""
+        if self.full:
+            days, _ = self.live_days[p.NAME].get(key, ([], {}))
+            i = bisect.bisect_right(days, upto)
+            return days[i - 1] if i else None
+        row = self.conn.execute(  # walks the (key, valid_from) index backwards
+            f"SELECT valid_from FROM {p.HISTORY} WHERE {p.KEY_COLUMN} = ? AND valid_from <= ?"
+            " AND known_to IS NULL ORDER BY valid_from DESC LIMIT 1",
+            (key, upto),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _months(self, p, key: str) -> list:
+        """[first month, last month, {month: [rowid, known_from, totals, dirty]}] of the key's open checkpoints."""
+        found = self.cps[p.NAME].get(key)
+        if found is None:
+            months: dict[str, list] = {}
+            if not self.full:
+                sql = (
+                    f"SELECT rowid, month, known_from, {', '.join(p.TOTAL_COLUMNS)} FROM {p.CHECKPOINTS}"
+                    f" WHERE {p.KEY_COLUMN} = ? AND known_to IS NULL"
+                )
+                for rowid, month, known_from, *totals in self.conn.execute(sql, (key,)):
+                    months[month] = [rowid, known_from, totals, False]
+            found = self.cps[p.NAME][key] = [min(months, default=None), max(months, default=None), months]
+        return found
+
+    def _revise(self, p, key: str, month: str, row: list, known_at: str) -> list:
+        """The checkpoint row's totals, to be changed at `known_at` (a new version unless opened then)."""
+        rowid, known_from, totals, _ = row
+        if known_from == known_at:
+            row[3] = True
+            return totals
+        if rowid is not None:
+            self.cp_close_ids[p.NAME].append((known_at, rowid))
+        else:
+            self.cp_closed[p.NAME].append((key, month, known_from, known_at, *totals))
+        row[:] = [None, known_at, list(totals), True]
+        return row[2]
+
+    def _checkpoint(self, p, key: str, start: str, values: tuple, sign: int, known_at: str) -> None:
+        """A contribution dated `start` is added (sign 1) or taken out (-1) at `known_at`.
+
+        Called before the contribution is folded into the key's current total.
+        """
+        month = start[:7] + "-01"
+        first_last = self._months(p, key)
+        first, last, months = first_last
+        if last is None:
+            months[month] = [None, known_at, list(self._total(p, key)), True]
+            first_last[0] = first_last[1] = month
+            return
+        if month > last:  # a new month at the end: every contribution so far is before it
+            total = self._total(p, key)
+            m = last
+            while m < month:
+                m = _next_month(m)
+                months[m] = [None, known_at, list(total), True]
+            first_last[1] = month
+            return
+        if month < first:  # a new month at the start: nothing before it
+            m = month
+            while m < first:
+                months[m] = [None, known_at, p.empty(), True]
+                m = _next_month(m)
+            first_last[0] = month
+        latest = None
+        m = month
+        while m < last:
+            m = _next_month(m)
+            totals = self._revise(p, key, m, months[m], known_at)
+            p.add(totals, values, start, sign)
+            if sign < 0 and totals[-1] == start:
+                if latest is None:
+                    latest = [self._latest_live(p, key, start)]
+                totals[-1] = latest[0]
+
+    def _write_checkpoints(self, p, final: bool) -> None:
+        conn = self.conn
+        columns = (p.KEY_COLUMN, "month", "known_from", "known_to", *p.TOTAL_COLUMNS)
+        insert = f"INSERT INTO {p.CHECKPOINTS} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+        if self.cp_close_ids[p.NAME]:
+            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET known_to = ? WHERE rowid = ?", self.cp_close_ids[p.NAME])
+            self.cp_close_ids[p.NAME].clear()
+        closed = self.cp_closed[p.NAME]
+        if closed:
+            closed.sort(key=itemgetter(0, 1, 2))
+            conn.executemany(insert, closed)
+            closed.clear()
+        if not final:
+            return
+        opened, updated = [], []
+        for key in sorted(self.cps[p.NAME]):
+            months = self.cps[p.NAME][key][2]
+            for month in sorted(months):
+                rowid, known_from, totals, dirty = months[month]
+                if rowid is None:
+                    opened.append((key, month, known_from, None, *totals))
+                elif dirty:
+                    updated.append((*totals, rowid))
+        conn.executemany(insert, opened)
+        if updated:
+            sets = ", ".join(f"{c} = ?" for c in p.TOTAL_COLUMNS)
+            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET {sets} WHERE rowid = ?", updated)
 
     def _total(self, p, key: str) -> list:
         totals = self.totals[p.NAME]
@@ -361,6 +504,8 @@ class _Run:
                     rows,
                 )
                 rows.clear()
+            if len(self.cp_closed[p.NAME]) >= FLUSH:
+                self._write_checkpoints(p, final=False)
         if self.feed:
             conn.executemany(
                 "INSERT INTO temp.replay_feed (projection, key, known_at, seq, old, new) VALUES (?,?,?,?,?,?)",
@@ -371,16 +516,9 @@ class _Run:
     def write_totals(self) -> None:
         conn = self.conn
         for p in self.sum_projections:
-            for key in self.stale_max[p.NAME]:
-                total = self._total(p, key)
-                latest = conn.execute(  # walks the (key, valid_from) index backwards
-                    f"SELECT valid_from FROM {p.HISTORY} WHERE {p.KEY_COLUMN} = ? AND known_to IS NULL"
-                    " ORDER BY valid_from DESC LIMIT 1",
-                    (key,),
-                ).fetchone()
-                total[-1] = latest[0] if latest else None
+            self._write_checkpoints(p, final=True)
             columns = (p.KEY_COLUMN, *p.TOTAL_COLUMNS)
-            for key, total in self.totals[p.NAME].items():
+            for key, total in sorted(self.totals[p.NAME].items()):
                 conn.execute(f"DELETE FROM {p.NAME} WHERE {p.KEY_COLUMN} = ?", (key,))
                 if total[0] > 0:
                     conn.execute(
