@@ -69,10 +69,27 @@ def open_existing(ctx: typer.Context) -> EventStore:
     return EventStore(path)
 
 
-def after_write(store: EventStore) -> None:
-    """Bring the projections up to date before a write command returns."""
-    from .replay import catch_up
+#: Catching up on more events than this shows a status line on a terminal.
+LONG_CATCH_UP = 5000
 
+
+def after_write(store: EventStore) -> None:
+    """Bring the projections up to date before a write command returns.
+
+    A large import can take a while to replay: say so on a terminal rather than sit
+    silent. A single `tracker log` stays quiet (and does not pay for importing rich).
+    """
+    from .replay import catch_up, checkpoint
+
+    if sys.stderr.isatty():
+        done = checkpoint(store.conn)
+        behind = store.head()[0] - (done or 0)
+        if behind > LONG_CATCH_UP:
+            from rich.console import Console
+
+            with Console(stderr=True).status(f"Bringing the projections up to date ({behind:,} events)..."):
+                catch_up(store)
+            return
     catch_up(store)
 
 
