@@ -16,7 +16,7 @@ from typing import Any
 from events.models import MODELS
 
 NAME = "project_status"
-VERSION = 1
+VERSION = 2
 SHAPE = "state"
 HISTORY = "project_status_history"
 KEY_COLUMN = "project"
@@ -38,7 +38,7 @@ CREATE TABLE project_status_history (
     known_to TEXT
 );
 CREATE INDEX project_status_history_as_of
-    ON project_status_history (project, valid_from, known_from);
+    ON project_status_history (project, valid_from, known_from, valid_to, known_to);
 CREATE INDEX project_status_history_current
     ON project_status_history (project) WHERE known_to IS NULL;
 CREATE VIEW projects AS

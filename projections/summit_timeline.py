@@ -16,7 +16,7 @@ from typing import Any
 from . import project_status
 
 NAME = "summit_timeline"
-VERSION = 1
+VERSION = 2
 SHAPE = "state"
 HISTORY = "summit_timeline_history"
 KEY_COLUMN = "project"
@@ -47,8 +47,8 @@ CREATE TABLE summit_timeline_history (
 );
 CREATE INDEX summit_timeline_history_as_of
     ON summit_timeline_history (project, valid_from, known_from);
-CREATE INDEX summit_timeline_history_current
-    ON summit_timeline_history ("on") WHERE known_to IS NULL;
+CREATE INDEX summit_timeline_history_order
+    ON summit_timeline_history ("on", occurred_end, seq, valid_from, valid_to, known_from, known_to);
 CREATE VIEW summit_timeline AS
     SELECT "on", project, status, planned_for, location, summary, event, kind, occurred
     FROM summit_timeline_history

@@ -40,17 +40,33 @@ _BITEMPORAL = (
     " AND h.known_from <= b.k AND (h.known_to IS NULL OR h.known_to > b.k)"
 )
 
-PROJECT_STATUS = (
-    BOUNDS
-    + """SELECT h.project, h.name, h.status, h.since, h.status_event AS event
-FROM project_status_history AS h, bounds AS b
-WHERE """
-    + _BITEMPORAL
-    + """
-  AND {key_filter}
-ORDER BY h.project"""
-)
+def _keyed_or_all(columns: str, table: str, extra_all: str, order: str) -> str:
+    """A UNION ALL of a branch for one key (`:project` given) and one for every key (blank).
 
+    Only one branch yields rows. The keyed one seeks the (project, valid_from, ...) index;
+    the other walks an index in the ORDER BY order (filtering on the index alone), so
+    SQLite streams rows without sorting and a caller that stops early (Datasette stops
+    at max_returned_rows) reads only what it shows. `(blank OR h.project = :project)`
+    in one WHERE would defeat both indexes.
+    """
+    return (
+        BOUNDS
+        + f"""SELECT {columns}
+FROM bounds AS b, {table} AS h
+WHERE coalesce(:project, '') <> '' AND h.project = :project
+  AND {_BITEMPORAL}
+UNION ALL
+SELECT {columns}
+FROM {table} AS h, bounds AS b
+WHERE coalesce(:project, '') = ''{extra_all}
+  AND {_BITEMPORAL}
+ORDER BY {order}"""
+    )
+
+
+PROJECT_STATUS = _keyed_or_all(
+    "h.project, h.name, h.status, h.since, h.status_event AS event", "project_status_history", "", "project"
+)
 
 def _tally_sql() -> str:
     """Country tallies as of V known at T: checkpoint + at most a month of contribution rows.
@@ -120,26 +136,24 @@ ORDER BY t.country"""
 
 COUNTRY_TALLIES = _tally_sql()
 
+_TIMELINE_COLUMNS = 'h."on", h.project, h.status, h.planned_for, h.location, h.summary, h.event, h.kind, h.occurred'
 SUMMIT_TIMELINE = (
     BOUNDS
-    + """SELECT h."on", h.project, h.status, h.planned_for, h.location, h.summary, h.event, h.kind, h.occurred
-FROM summit_timeline_history AS h, bounds AS b
-WHERE """
-    + _BITEMPORAL
-    + """
-  AND {key_filter}
-ORDER BY h."on", h.occurred_end, h.seq"""
+    + 'SELECT "on", project, status, planned_for, location, summary, event, kind, occurred FROM (\n'
+    + _keyed_or_all(
+        _TIMELINE_COLUMNS + ", h.occurred_end, h.seq",
+        "summit_timeline_history",
+        ' AND h."on" <= b.v',  # valid_from >= "on": nothing later in the index can be in force
+        '1, 10, 11',
+    ).removeprefix(BOUNDS)
+    + "\n)"
 )
 
 #: Canned-query SQL for Datasette: every parameter may be left blank.
 CANNED = {
-    "project_status_on": PROJECT_STATUS.format(
-        key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
-    ),
+    "project_status_on": PROJECT_STATUS,
     "country_tallies_on": COUNTRY_TALLIES,
-    "summit_timeline_on": SUMMIT_TIMELINE.format(
-        key_filter="(coalesce(:project, '') = '' OR h.project = :project)"
-    ),
+    "summit_timeline_on": SUMMIT_TIMELINE,
 }
 
 
@@ -157,8 +171,7 @@ def project_status(
         sql = "SELECT project, name, status, since, event FROM projects"
         sql += " WHERE project = :project ORDER BY project" if project else " ORDER BY project"
         return _rows(conn, sql, {"project": project})
-    sql = PROJECT_STATUS.format(key_filter="h.project = :project" if project else "1")
-    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "project": project})
+    return _rows(conn, PROJECT_STATUS, {"as_of": as_of, "known_at": known_at, "project": project or ""})
 
 
 def country_tallies(
@@ -178,7 +191,7 @@ def summit_timeline(
     conn: sqlite3.Connection, project: str | None = None, *, as_of: str | None = None, known_at: str | None = None
 ) -> list[dict[str, Any]]:
     """The summit timeline (or one summit project's) as of `as_of`, known at `known_at`."""
-    sql = SUMMIT_TIMELINE.format(key_filter="h.project = :project" if project else "1")
+    sql = SUMMIT_TIMELINE
     if as_of is None and known_at is None:
         sql = sql.replace(_BITEMPORAL, "h.known_to IS NULL")
-    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "project": project})
+    return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, "project": project or ""})
