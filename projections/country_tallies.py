@@ -9,25 +9,32 @@ counts for every later day), `known_from`/`known_to` the knowledge interval of t
 effective form of the event, and its counts. A late-recorded event adds one row per
 country; a correction closes the event's rows and opens new ones; a retraction closes them.
 
-`country_tallies_checkpoints` — *monthly checkpoints*: for every month from a
-country's first month with a contribution to its last (`month` = the month's first
-day), the cumulative totals of all its contributions with valid_from *before* that
-day, versioned in knowledge time (`known_from`/`known_to`). The engine keeps them:
-an event that is the newest in world order for its country only adds rows to the
-current month (a checkpoint row is written once, when a country's first event in a
-new month arrives); a late or amended contribution dated d revises the checkpoints of
-the months after d's month (their rows are closed at T and reopened at T with the new
-totals); the first contribution in a month before a country's first month adds
-zero checkpoints back to it.
+`country_tallies_checkpoints` — *checkpoints* in two levels, each row versioned in
+knowledge time (`known_from`/`known_to`):
+  - `level` 'year', `start` = a year's first day: the totals of all the country's
+    contributions with valid_from before that day, for every year from the country's
+    first year with a contribution to its last;
+  - `level` 'month', `start` = a month's first day (February to December): the totals
+    of its contributions from the first day of that year to before that day, for every
+    month from February to the year's last month with a contribution.
+The engine keeps them: an event that is the newest in world order for its country only
+adds a row when it is the country's first in a new month or year (copying the running
+totals); a late or amended contribution dated d revises the month rows after d in d's
+year and the year rows after d's year (each closed at T and reopened at T with new
+totals): at most 11 + one per later year, however late the event. An event before a
+country's first year adds zero year rows back to it.
 
 "As of V, known at T" for a country is then a few indexed lookups:
 
-    C = the checkpoint row with the latest `month` <= V's month and the latest
-        known_from <= T (the version live at T)
-    totals = C + the contribution rows with C.month <= valid_from <= V, live at T
+    Y = the year row with the latest start <= V's year, the version live at T
+    M = the month row of Y's year with the latest start <= V's month, live at T
+        (none: start = Y's first day and zero totals)
+    totals = Y + M + the contribution rows live at T with
+             M.start <= valid_from <= V and valid_from < M.start + 1 month
 
-so it reads one checkpoint and at most about a month of contribution rows, however
-long the history. `country_tallies` holds the current sums.
+(every month with a contribution live at T has rows live at T, so nothing live lies
+past that month), so it reads two checkpoints and at most a month of contribution
+rows, however long the history. `country_tallies` holds the current sums.
 Visits count as hosted/made for a country listed in the visit's `countries` that is its
 `host_country`/`visitor_country`; `order_value_usd` sums orders valued in USD only.
 """
@@ -43,7 +50,7 @@ NAME = "country_tallies"
 VERSION = 2
 SHAPE = "sum"
 HISTORY = "country_tallies_history"
-#: Monthly cumulative totals, bitemporal (see above).
+#: Yearly and monthly running totals, bitemporal (see above).
 CHECKPOINTS = "country_tallies_checkpoints"
 KEY_COLUMN = "country"
 #: Per-kind counts, named by the kind's plural (visits, signings, ...).
@@ -75,7 +82,8 @@ CREATE INDEX country_tallies_history_as_of
 CREATE INDEX country_tallies_history_seq ON country_tallies_history (seq);
 CREATE TABLE country_tallies_checkpoints (
     country TEXT NOT NULL,
-    month TEXT NOT NULL,
+    level TEXT NOT NULL,
+    start TEXT NOT NULL,
     known_from TEXT NOT NULL,
     known_to TEXT,
     events INTEGER NOT NULL,
@@ -87,9 +95,9 @@ CREATE TABLE country_tallies_checkpoints (
     last_event_on TEXT
 );
 CREATE INDEX country_tallies_checkpoints_as_of
-    ON country_tallies_checkpoints (country, month, known_from);
+    ON country_tallies_checkpoints (country, level, start, known_from);
 CREATE INDEX country_tallies_checkpoints_current
-    ON country_tallies_checkpoints (country, month) WHERE known_to IS NULL;
+    ON country_tallies_checkpoints (country, level, start) WHERE known_to IS NULL;
 CREATE TABLE country_tallies (
     country TEXT PRIMARY KEY,
     events INTEGER NOT NULL,

@@ -172,3 +172,25 @@ def test_replay_full_on_the_command_line(cli):
     summary = cli.json("replay", "--full")
     assert summary["full"] and summary["events"] > 0
     assert cli.json("tallies") == before
+
+
+def test_search_index_and_its_triggers_survive_a_full_replay(store):
+    from tracker.publish import FTS_TRIGGERS
+
+    def triggers():
+        return {r[0] for r in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'effective_events'")}
+
+    def found(word):
+        return [r[0] for r in store.conn.execute(
+            "SELECT e.id FROM events_fts JOIN effective_events e ON e.seq = events_fts.rowid"
+            " WHERE events_fts MATCH ?", (word,))]
+
+    log(store, event("order", "o1", "2024-03-01", at("2024-03-02"), summary="A zanzibarite order."))
+    replay(store, full=True)
+    assert set(FTS_TRIGGERS) <= triggers()
+    assert found("zanzibarite") == ["o1"]
+    log(store, event("order", "o2", "2024-03-05", at("2024-03-06"), summary="A quixotic order."))
+    assert found("quixotic") == ["o2"]  # the triggers keep it current
+    log(store, retraction("r1", "o1", at("2024-03-07")))
+    assert found("zanzibarite") == []

@@ -16,7 +16,7 @@ from tests.replay_fixtures import (
 
 PROJECTS = ["p1", "p2", "p3"]
 DAYS = ["2024-01-01", "2024-01-15", "2024-02", "2024-02-10", "2024-03-01/2024-03-05", "2024", "2024-03-01",
-        "2023-11-20", "2024-05-31", "2023-12"]
+        "2023-11-20", "2024-05-31", "2023-12", "2022-07-04"]
 STATUSES = ["proposed", "agreed", "committed", "suspended", "completed"]
 COUNTRIES = [["KR", "KZ"], ["KR", "UZ"], ["UZ"], ["KR", "TJ", "KZ"]]
 
@@ -112,7 +112,7 @@ def test_as_of_known_at_from_the_tables_equals_folding_what_was_recorded_by_then
         stamps = [e["recorded_at"] for batch in batches for e in batch]
         for _ in range(4):
             known_at = data.draw(st.sampled_from([None, *stamps, at("2024-05-31")]))
-            as_of = data.draw(st.sampled_from([None, "2023-11-30", "2023-12-31", "2024-01-01", "2024-01-31",
+            as_of = data.draw(st.sampled_from([None, "2022-07-31", "2022-12", "2023-11-30", "2023-12-31", "2024-01-01", "2024-01-31",
                                                "2024-02-10", "2024-03-01", "2024-03-03", "2024-04-15",
                                                "2024-05-31", "2024-12-31"]))
             assert_matches_reference(store, as_of=as_of, known_at=known_at)

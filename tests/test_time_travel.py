@@ -148,24 +148,30 @@ def test_status_of_one_project_is_one_json_object(cli):
     assert cli("status", "no-such-project").exit_code == 2
 
 
-def test_country_tallies_checkpoints_are_monthly_and_revised_by_late_events(store):
+def test_country_tallies_checkpoints_are_yearly_and_monthly_and_revised_by_late_events(store):
     conn = store.conn
+    sql = ("SELECT level, start, events FROM country_tallies_checkpoints WHERE country = 'KZ'"
+           " AND known_to IS NULL ORDER BY level, start")
     log(store, event("meeting", "m1", "2024-01-10", at("2024-01-11"), countries=["KZ"]))
     log(store, event("meeting", "m2", "2024-01-20", at("2024-01-21"), countries=["KZ"]))
     log(store, event("meeting", "m3", "2024-03-05", at("2024-03-06"), countries=["KZ"]))
-    rows = conn.execute("SELECT month, events, known_to FROM country_tallies_checkpoints WHERE country = 'KZ'"
-                        " ORDER BY month, known_from").fetchall()
-    # in-order events in a month add nothing; the first event of a month opens its checkpoint
-    assert rows == [("2024-01-01", 0, None), ("2024-02-01", 2, None), ("2024-03-01", 2, None)]
+    # in-order events in a month add nothing; the first event of a month or year opens its checkpoint
+    assert conn.execute(sql).fetchall() == [
+        ("month", "2024-02-01", 2), ("month", "2024-03-01", 2), ("year", "2024-01-01", 0)]
+    assert conn.execute("SELECT count(*) FROM country_tallies_checkpoints WHERE known_to IS NOT NULL").fetchone() == (0,)
     log(store, event("meeting", "late", "2023-11-30", at("2024-04-01"), countries=["KZ"]))
-    rows = conn.execute("SELECT month, events FROM country_tallies_checkpoints WHERE country = 'KZ'"
-                        " AND known_to IS NULL ORDER BY month").fetchall()
-    assert rows == [("2023-11-01", 0), ("2023-12-01", 1), ("2024-01-01", 1), ("2024-02-01", 3), ("2024-03-01", 3)]
+    assert conn.execute(sql).fetchall() == [
+        *(("month", f"2023-{m:02d}-01", 0) for m in range(2, 12)),
+        ("month", "2024-02-01", 2), ("month", "2024-03-01", 2), ("year", "2023-01-01", 0), ("year", "2024-01-01", 1)]
+    log(store, event("meeting", "late2", "2024-02-03", at("2024-04-02"), countries=["KZ"]))
+    assert conn.execute(sql).fetchall()[-4:] == [
+        ("month", "2024-02-01", 2), ("month", "2024-03-01", 3), ("year", "2023-01-01", 0), ("year", "2024-01-01", 1)]
     log(store, retraction("r1", "m2", at("2024-05-01")))
-    for known_at in (None, at("2024-03-31"), at("2024-04-30"), at("2024-01-15")):
+    log(store, retraction("r2", "late2", at("2024-05-02")))
+    for known_at in (None, at("2024-03-31"), at("2024-04-30"), "2024-05-01T12:00:00.000000Z", at("2024-01-15")):
         for as_of in (None, "2023-11", "2023-12-15", "2024-01-15", "2024-02", "2024-03-05"):
             assert_matches_reference(store, as_of=as_of, known_at=known_at)
     said = queries.country_tallies(store.conn, "KZ", as_of="2024-02", known_at=at("2024-04-30"))
-    assert said[0]["events"] == 3 and said[0]["last_event_on"] == "2024-01-20"
+    assert said[0]["events"] == 4 and said[0]["last_event_on"] == "2024-02-03"
     now = queries.country_tallies(store.conn, "KZ", as_of="2024-02")
     assert now[0]["events"] == 2 and now[0]["last_event_on"] == "2024-01-10"

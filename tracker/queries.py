@@ -69,13 +69,13 @@ PROJECT_STATUS = _keyed_or_all(
 )
 
 def _tally_sql() -> str:
-    """Country tallies as of V known at T: checkpoint + at most a month of contribution rows.
+    """Country tallies as of V known at T: two checkpoints + at most a month of contribution rows.
 
-    See projections/country_tallies.py: for each country, the checkpoint row with the
-    latest month <= V's month live at T (the totals of everything before that month),
-    plus the contribution rows from that month's first day to V live at T. `:country`
-    blank means every country: the keys are found by skipping through the checkpoint
-    index one country at a time.
+    See projections/country_tallies.py: for each country, the year checkpoint with the
+    latest start <= V's year live at T, the month checkpoint of that year with the latest
+    start <= V's month live at T, plus the contribution rows from that month's first day
+    to V live at T. `:country` blank means every country: the keys are found by skipping
+    through the checkpoint index one country at a time.
     """
     from projections.country_tallies import KIND_COLUMNS
 
@@ -87,10 +87,12 @@ def _tally_sql() -> str:
     )
     from_checkpoint = ", ".join(f"c.{name}" for name in [*count_columns, "order_value_usd", "last_event_on"])
     sums = ", ".join(f"sum(t.{name}) AS {name}" for name in count_columns)
+    sums = ", ".join(f"sum(t.{name}) AS {name}" for name in count_columns)
+    live_at_k = "c.known_from <= b.k AND (c.known_to IS NULL OR c.known_to > b.k)"
     return (
         "WITH RECURSIVE "
         + BOUNDS.removeprefix("WITH ")
-        + """, b AS (SELECT v, k, substr(v, 1, 7) || '-01' AS month FROM bounds),
+        + """, b AS (SELECT v, k, substr(v, 1, 4) || '-01-01' AS year, substr(v, 1, 7) || '-01' AS month FROM bounds),
 every_key(country) AS (
   SELECT min(country) FROM country_tallies_checkpoints WHERE coalesce(:country, '') = ''
   UNION ALL
@@ -102,25 +104,43 @@ keys(country) AS (
   UNION ALL
   SELECT country FROM every_key WHERE country IS NOT NULL
 ),
-picked AS (
-  SELECT (
+years AS (
+  SELECT keys.country, (
     SELECT c.rowid FROM country_tallies_checkpoints AS c
-    WHERE c.country = keys.country AND c.month <= b.month AND c.known_from <= b.k
-    ORDER BY c.month DESC, c.known_from DESC LIMIT 1
+    WHERE c.country = keys.country AND c.level = 'year' AND c.start <= b.year AND """
+        + live_at_k
+        + """
+    ORDER BY c.start DESC, c.known_from DESC LIMIT 1
   ) AS checkpoint
   FROM keys, b
+),
+months AS (
+  SELECT y.country, y.checkpoint, y.start AS year, (
+    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    WHERE c.country = y.country AND c.level = 'month' AND c.start > y.start AND c.start < date(y.start, '+1 year')
+      AND c.start <= b.month AND """
+        + live_at_k
+        + """
+    ORDER BY c.start DESC, c.known_from DESC LIMIT 1
+  ) AS month_checkpoint
+  FROM (SELECT years.*, c.start FROM years JOIN country_tallies_checkpoints AS c ON c.rowid = years.checkpoint) AS y, b
+),
+picked AS (
+  SELECT m.country, m.checkpoint, m.month_checkpoint, coalesce(c.start, m.year) AS start
+  FROM months AS m LEFT JOIN country_tallies_checkpoints AS c ON c.rowid = m.month_checkpoint
 ),
 parts AS (
   SELECT c.country, """
         + from_checkpoint
         + """
-  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid = p.checkpoint
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid IN (p.checkpoint, p.month_checkpoint)
   UNION ALL
   SELECT h.country, """
         + from_rows
         + """
-  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid = p.checkpoint, b
-  JOIN country_tallies_history AS h ON h.country = c.country AND h.valid_from >= c.month
+  FROM picked AS p, b
+  JOIN country_tallies_history AS h ON h.country = p.country
+    AND h.valid_from >= p.start AND h.valid_from < date(p.start, '+1 month')
   WHERE h.valid_from <= b.v AND h.known_from <= b.k AND (h.known_to IS NULL OR h.known_to > b.k)
 )
 SELECT t.country, """

@@ -189,6 +189,22 @@ def _next_month(month: str) -> str:
     return f"{year + 1:04d}-01-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}-01"
 
 
+def _next_year(year: str) -> str:
+    """'YYYY-01-01' -> the first day of the next year."""
+    return f"{int(year[:4]) + 1:04d}-01-01"
+
+
+@dataclass
+class _KeyCheckpoints:
+    """One key's open checkpoint rows: row = [rowid or None, known_from, totals, dirty]."""
+
+    years: dict[str, list] = field(default_factory=dict)
+    ylo: str | None = None
+    yhi: str | None = None
+    months: dict[str, dict[str, list]] = field(default_factory=dict)  # year -> month -> row
+    mhi: dict[str, str | None] = field(default_factory=dict)  # year -> its last month row
+
+
 def _world_order(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["occurred_start"], event["occurred_end"], event["seq"])
 
@@ -233,9 +249,8 @@ class _Run:
         self.contrib: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
         self.feed: list[tuple] = []
         self.totals: dict[str, dict[str, list]] = {p.NAME: {} for p in self.sum_projections}
-        # monthly checkpoints of the sum projections: key -> [first month, last month, {month: row}]
-        # with row = [rowid or None, known_from, totals, dirty]; closed rows wait in cp_closed
-        self.cps: dict[str, dict[str, list]] = {p.NAME: {} for p in self.sum_projections}
+        # checkpoints of the sum projections (projections/country_tallies.py); closed rows wait in cp_closed
+        self.cps: dict[str, dict[str, _KeyCheckpoints]] = {p.NAME: {} for p in self.sum_projections}
         self.cp_closed: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
         self.cp_close_ids: dict[str, list[tuple]] = {p.NAME: [] for p in self.sum_projections}
         # full replay only: per key, the live contributions' valid_from days (sorted) and counts
@@ -383,22 +398,35 @@ class _Run:
         ).fetchone()
         return row[0] if row else None
 
-    def _months(self, p, key: str) -> list:
-        """[first month, last month, {month: [rowid, known_from, totals, dirty]}] of the key's open checkpoints."""
+    def _cp_key(self, p, key: str) -> _KeyCheckpoints:
+        """The key's open checkpoint rows (year rows now; month rows per year, on demand)."""
         found = self.cps[p.NAME].get(key)
         if found is None:
-            months: dict[str, list] = {}
+            found = self.cps[p.NAME][key] = _KeyCheckpoints()
             if not self.full:
-                sql = (
-                    f"SELECT rowid, month, known_from, {', '.join(p.TOTAL_COLUMNS)} FROM {p.CHECKPOINTS}"
-                    f" WHERE {p.KEY_COLUMN} = ? AND known_to IS NULL"
-                )
-                for rowid, month, known_from, *totals in self.conn.execute(sql, (key,)):
-                    months[month] = [rowid, known_from, totals, False]
-            found = self.cps[p.NAME][key] = [min(months, default=None), max(months, default=None), months]
+                for start, row in self._load_checkpoints(p, key, "year", "0000", "9999"):
+                    found.years[start] = row
+                found.ylo, found.yhi = min(found.years, default=None), max(found.years, default=None)
         return found
 
-    def _revise(self, p, key: str, month: str, row: list, known_at: str) -> list:
+    def _load_checkpoints(self, p, key: str, level: str, low: str, high: str):
+        sql = (
+            f"SELECT rowid, start, known_from, {', '.join(p.TOTAL_COLUMNS)} FROM {p.CHECKPOINTS}"
+            f" WHERE {p.KEY_COLUMN} = ? AND level = ? AND start >= ? AND start < ? AND known_to IS NULL"
+        )
+        for rowid, start, known_from, *totals in self.conn.execute(sql, (key, level, low, high)):
+            yield start, [rowid, known_from, totals, False]
+
+    def _year_months(self, p, key: str, cps: _KeyCheckpoints, year: str) -> dict[str, list]:
+        months = cps.months.get(year)
+        if months is None:
+            months = cps.months[year] = {}
+            if not self.full:
+                months.update(self._load_checkpoints(p, key, "month", year, _next_year(year)))
+            cps.mhi[year] = max(months, default=None)
+        return months
+
+    def _revise(self, p, key: str, level: str, start: str, row: list, known_at: str) -> list:
         """The checkpoint row's totals, to be changed at `known_at` (a new version unless opened then)."""
         rowid, known_from, totals, _ = row
         if known_from == known_at:
@@ -407,68 +435,86 @@ class _Run:
         if rowid is not None:
             self.cp_close_ids[p.NAME].append((known_at, rowid))
         else:
-            self.cp_closed[p.NAME].append((key, month, known_from, known_at, *totals))
+            self.cp_closed[p.NAME].append((key, level, start, known_from, known_at, *totals))
         row[:] = [None, known_at, list(totals), True]
         return row[2]
+
+    def _year_so_far(self, p, key: str, cps: _KeyCheckpoints, year: str) -> list:
+        """Totals of the key's contributions in `year` (before the one being added)."""
+        after = _next_year(year)
+        upper = cps.years[after][2] if after <= cps.yhi else self._total(p, key)
+        base = cps.years[year][2]
+        so_far = [u - b for u, b in zip(upper[:-1], base[:-1])]
+        so_far.append(upper[-1] if upper[-1] is not None and upper[-1] >= year else None)
+        return so_far
 
     def _checkpoint(self, p, key: str, start: str, values: tuple, sign: int, known_at: str) -> None:
         """A contribution dated `start` is added (sign 1) or taken out (-1) at `known_at`.
 
         Called before the contribution is folded into the key's current total.
         """
-        month = start[:7] + "-01"
-        first_last = self._months(p, key)
-        first, last, months = first_last
-        if last is None:
-            months[month] = [None, known_at, list(self._total(p, key)), True]
-            first_last[0] = first_last[1] = month
-            return
-        if month > last:  # a new month at the end: every contribution so far is before it
+        year, month = start[:4] + "-01-01", start[:7] + "-01"
+        cps = self._cp_key(p, key)
+        years = cps.years
+        if cps.yhi is None or year > cps.yhi:  # a new year at the end: everything so far is before it
             total = self._total(p, key)
-            m = last
+            y = year if cps.yhi is None else _next_year(cps.yhi)
+            while y <= year:
+                years[y] = [None, known_at, list(total), True]
+                y = _next_year(y)
+            cps.yhi, cps.ylo = year, cps.ylo or year
+        elif year < cps.ylo:  # a new year at the start: nothing before it
+            y = year
+            while y < cps.ylo:
+                years[y] = [None, known_at, p.empty(), True]
+                y = _next_year(y)
+            cps.ylo = year
+        months = self._year_months(p, key, cps, year)
+        mhi = cps.mhi[year]
+        if month > year and (mhi is None or month > mhi):  # new months at the end of the year's
+            so_far = self._year_so_far(p, key, cps, year)
+            m = mhi or year
             while m < month:
                 m = _next_month(m)
-                months[m] = [None, known_at, list(total), True]
-            first_last[1] = month
-            return
-        if month < first:  # a new month at the start: nothing before it
-            m = month
-            while m < first:
-                months[m] = [None, known_at, p.empty(), True]
-                m = _next_month(m)
-            first_last[0] = month
+                months[m] = [None, known_at, list(so_far), True]
+            mhi = cps.mhi[year] = month
         latest = None
-        m = month
-        while m < last:
-            m = _next_month(m)
-            totals = self._revise(p, key, m, months[m], known_at)
-            p.add(totals, values, start, sign)
-            if sign < 0 and totals[-1] == start:
-                if latest is None:
-                    latest = [self._latest_live(p, key, start)]
-                totals[-1] = latest[0]
+        for level, rows, start_at, end in (("month", months, month, mhi), ("year", years, year, cps.yhi)):
+            step = _next_month if level == "month" else _next_year
+            m = start_at
+            while end is not None and m < end:
+                m = step(m)
+                totals = self._revise(p, key, level, m, rows[m], known_at)
+                p.add(totals, values, start, sign)
+                if sign < 0 and totals[-1] == start:
+                    if latest is None:
+                        latest = [self._latest_live(p, key, start)]
+                    totals[-1] = latest[0]
+                    if level == "month" and latest[0] is not None and latest[0] < year:
+                        totals[-1] = None
 
     def _write_checkpoints(self, p, final: bool) -> None:
         conn = self.conn
-        columns = (p.KEY_COLUMN, "month", "known_from", "known_to", *p.TOTAL_COLUMNS)
+        columns = (p.KEY_COLUMN, "level", "start", "known_from", "known_to", *p.TOTAL_COLUMNS)
         insert = f"INSERT INTO {p.CHECKPOINTS} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
         if self.cp_close_ids[p.NAME]:
             conn.executemany(f"UPDATE {p.CHECKPOINTS} SET known_to = ? WHERE rowid = ?", self.cp_close_ids[p.NAME])
             self.cp_close_ids[p.NAME].clear()
         closed = self.cp_closed[p.NAME]
         if closed:
-            closed.sort(key=itemgetter(0, 1, 2))
+            closed.sort(key=itemgetter(0, 1, 2, 3))
             conn.executemany(insert, closed)
             closed.clear()
         if not final:
             return
         opened, updated = [], []
         for key in sorted(self.cps[p.NAME]):
-            months = self.cps[p.NAME][key][2]
-            for month in sorted(months):
-                rowid, known_from, totals, dirty = months[month]
+            cps = self.cps[p.NAME][key]
+            every = [("month", m, row) for months in cps.months.values() for m, row in months.items()]
+            every += [("year", y, row) for y, row in cps.years.items()]
+            for level, start, (rowid, known_from, totals, dirty) in sorted(every, key=itemgetter(0, 1)):
                 if rowid is None:
-                    opened.append((key, month, known_from, None, *totals))
+                    opened.append((key, level, start, known_from, None, *totals))
                 elif dirty:
                     updated.append((*totals, rowid))
         conn.executemany(insert, opened)
@@ -653,6 +699,12 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     run.write_totals()
     run.refold()
     conn.execute("DROP TABLE temp.replay_feed")
+    if result.full:
+        # dropping effective_events dropped the search triggers with it: put them back (and
+        # refill the index) in the same transaction, so search never misses an event
+        from .publish import ensure_search
+
+        ensure_search(conn)
     _write_checkpoints(conn, result.last_seq)
     return result
 
