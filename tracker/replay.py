@@ -26,6 +26,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -37,7 +38,7 @@ from events.dates import parse_occurred
 from .amendments import Amendment, effective_form
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 ENGINE = "effective_events"
 FLUSH = 5000
 
@@ -70,10 +71,17 @@ CREATE INDEX effective_events_project ON effective_events (project, occurred_sta
 CREATE TABLE event_countries (
     event TEXT NOT NULL,
     country TEXT NOT NULL,
-    PRIMARY KEY (event, country)
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (seq, country)
 ) WITHOUT ROWID;
 CREATE INDEX event_countries_country ON event_countries (country, event);
+CREATE INDEX event_countries_event ON event_countries (event);
 """
+#: Indexes a full replay needs while it runs (amendments find an event's contribution rows);
+#: every other secondary index is built in bulk once the rows are in.
+RUN_INDEXES = {"country_tallies_history_seq"}
+#: Page cache during a full replay (KiB): the id index of effective_events takes random keys.
+FULL_CACHE_KIB = 131072
 STATE_TABLE = """
 CREATE TABLE IF NOT EXISTS replay_state (
     projection TEXT PRIMARY KEY,
@@ -120,16 +128,24 @@ def _all_schemas() -> list[str]:
     return [ENGINE_SCHEMA, *(p.SCHEMA for p in projections())]
 
 
-def _drop_and_create(conn: sqlite3.Connection) -> None:
+def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
+    """Drop and recreate every derived object; returns the index statements left to run."""
     for schema in _all_schemas():
         for kind, name in _objects(schema):
             if kind != "INDEX":
                 conn.execute(f"DROP {kind} IF EXISTS {name}")
+    deferred = []
     for schema in _all_schemas():
         # one statement at a time: executescript() would COMMIT the open transaction
         for statement in schema.split(";"):
-            if statement.strip():
+            if not statement.strip():
+                continue
+            created = _objects(statement)
+            if created and created[0][0] == "INDEX" and created[0][1] not in RUN_INDEXES:
+                deferred.append(statement)
+            else:
                 conn.execute(statement)
+    return deferred
 
 
 def _checkpoints(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
@@ -174,12 +190,17 @@ def checkpoint(conn: sqlite3.Connection) -> int | None:
 # The engine ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
+def _span(occurred: str) -> tuple[str, str]:
+    """(occurred_start, occurred_end) as ISO dates; the same few thousand values recur."""
+    span = parse_occurred(occurred)
+    return span.start.isoformat(), span.end.isoformat()
+
+
 def _compact(form: dict[str, Any], seq: int, fields: tuple[str, ...]) -> dict[str, Any]:
-    span = parse_occurred(form["occurred"])
+    start, end = _span(form["occurred"])
     compact = {name: form[name] for name in fields if form.get(name) is not None}
-    compact.update(
-        id=form["id"], seq=seq, occurred_start=span.start.isoformat(), occurred_end=span.end.isoformat()
-    )
+    compact.update(id=form["id"], seq=seq, occurred_start=start, occurred_end=end)
     return compact
 
 
@@ -210,7 +231,7 @@ def _world_order(event: dict[str, Any]) -> tuple[str, str, int]:
 
 
 def _effective_row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool) -> tuple:
-    span = parse_occurred(form["occurred"])
+    start, end = _span(form["occurred"])
     kind = form["kind"]
     location = form.get("location") or {}
     if kind in ("signing", "mou"):
@@ -226,7 +247,7 @@ def _effective_row(form: dict[str, Any], seq: int, recorded_at: str, corrected: 
     value = form.get("value") if kind in ("signing", "order") else None
     title_field = _TITLE.get(kind)
     return (
-        form["id"], seq, kind, form["occurred"], span.start.isoformat(), span.end.isoformat(),
+        form["id"], seq, kind, form["occurred"], start, end,
         recorded_at, form.get("summary"), form.get("project"), form.get("status"),
         ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
         form.get(title_field) if title_field else None, parties,
@@ -325,10 +346,10 @@ class _Run:
         conn = self.conn
         if old is not None:
             conn.execute("DELETE FROM effective_events WHERE seq = ?", (seq,))
-            conn.execute("DELETE FROM event_countries WHERE event = ?", (old["id"],))
+            conn.execute("DELETE FROM event_countries WHERE seq = ?", (seq,))
         if new is not None:
             self.ee_rows.append(_effective_row(new, seq, recorded_at, corrected))
-            self.ec_rows.extend((new["id"], c) for c in new["countries"])
+            self.ec_rows.extend((seq, c, new["id"]) for c in sorted(set(new["countries"])))
         for p in self.sum_projections:
             if old is not None:
                 self.flush()
@@ -340,7 +361,7 @@ class _Run:
                     f"UPDATE {p.HISTORY} SET known_to = ? WHERE seq = ? AND known_to IS NULL",
                     (known_at, seq),
                 )
-                start = parse_occurred(old["occurred"]).start.isoformat()
+                start = _span(old["occurred"])[0]
                 for key, values in p.contributions(old):
                     self._live_day(p, key, start, -1)
                     self._checkpoint(p, key, start, values, -1, known_at)
@@ -349,7 +370,7 @@ class _Run:
                     if total[-1] == start:
                         total[-1] = self._latest_live(p, key, start)
             if new is not None:
-                start = parse_occurred(new["occurred"]).start.isoformat()
+                start = _span(new["occurred"])[0]
                 rows = self.contrib[p.NAME]
                 for key, values in p.contributions(new):
                     rows.append((key, start, known_at, new["id"], seq, *values))
@@ -363,7 +384,7 @@ class _Run:
                 continue
             old_c = orjson.dumps(_compact(old, seq, p.FIELDS)) if old_keys else None
             new_c = orjson.dumps(_compact(new, seq, p.FIELDS)) if new_keys else None
-            for key in old_keys | new_keys:
+            for key in sorted(old_keys | new_keys):
                 self.feed.append((
                     p.NAME, key, known_at, seq,
                     old_c if key in old_keys else None, new_c if key in new_keys else None,
@@ -538,7 +559,7 @@ class _Run:
             conn.executemany(
                 f"INSERT INTO effective_events ({_EE_COLUMNS}) VALUES ({','.join('?' * 20)})", self.ee_rows
             )
-            conn.executemany("INSERT INTO event_countries (event, country) VALUES (?, ?)", self.ec_rows)
+            conn.executemany("INSERT INTO event_countries (seq, country, event) VALUES (?, ?, ?)", self.ec_rows)
             self.ee_rows.clear()
             self.ec_rows.clear()
         for p in self.sum_projections:
@@ -664,10 +685,11 @@ class _Run:
             if not dirty:
                 continue
             last = max(map(_world_order, active.values()), default=None)
-            rows = set(p.fold(key, sorted(active.values(), key=_world_order)))
+            folded = p.fold(key, sorted(active.values(), key=_world_order))
+            rows = set(folded)
             for row in [r for r in current if r not in rows]:
                 close(row, known_at)
-            for row in rows:
+            for row in folded:  # in fold order, not set order: rows go in the same order every time
                 if row not in current:
                     current[row] = (None, known_at)
         for row, (rowid, known_from) in current.items():
@@ -690,15 +712,24 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
         result.full = True
         result.rebuilt = list(_wanted_versions())
         conn.execute("DELETE FROM replay_state")
-        _drop_and_create(conn)
+        deferred = _drop_and_create(conn)
         after = 0
     else:
+        deferred = []
         after = _checkpoints(conn)[ENGINE][1]
-    run = _Run(conn, full=result.full)
-    result.events, result.last_seq = run.apply_log(after)
-    run.write_totals()
-    run.refold()
-    conn.execute("DROP TABLE temp.replay_feed")
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    if result.full:
+        conn.execute(f"PRAGMA cache_size = -{FULL_CACHE_KIB}")
+    try:
+        run = _Run(conn, full=result.full)
+        result.events, result.last_seq = run.apply_log(after)
+        run.write_totals()
+        run.refold()
+        conn.execute("DROP TABLE temp.replay_feed")
+        for statement in deferred:  # bulk index builds: far faster than growing them row by row
+            conn.execute(statement)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}")
     if result.full:
         # dropping effective_events dropped the search triggers with it: put them back (and
         # refill the index) in the same transaction, so search never misses an event
