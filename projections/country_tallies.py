@@ -64,12 +64,12 @@ TOTAL_COLUMNS = (
 
 SCHEMA = f"""
 CREATE TABLE country_tallies_history (
-    country TEXT NOT NULL,
+    country TEXT NOT NULL REFERENCES countries (code),
     valid_from TEXT NOT NULL,
     valid_to TEXT,
     known_from TEXT NOT NULL,
     known_to TEXT,
-    event TEXT NOT NULL,
+    event TEXT NOT NULL REFERENCES effective_events (id),
     seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
     agreements INTEGER NOT NULL,
@@ -81,7 +81,7 @@ CREATE INDEX country_tallies_history_as_of
     ON country_tallies_history (country, valid_from, known_from);
 CREATE INDEX country_tallies_history_seq ON country_tallies_history (seq);
 CREATE TABLE country_tallies_checkpoints (
-    country TEXT NOT NULL,
+    country TEXT NOT NULL REFERENCES countries (code),
     level TEXT NOT NULL,
     start TEXT NOT NULL,
     known_from TEXT NOT NULL,
@@ -99,7 +99,7 @@ CREATE INDEX country_tallies_checkpoints_as_of
 CREATE INDEX country_tallies_checkpoints_current
     ON country_tallies_checkpoints (country, level, start) WHERE known_to IS NULL;
 CREATE TABLE country_tallies (
-    country TEXT PRIMARY KEY,
+    country TEXT PRIMARY KEY REFERENCES countries (code),
     events INTEGER NOT NULL,
     {", ".join(f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS)},
     agreements INTEGER NOT NULL,

@@ -32,8 +32,8 @@ CREATE TABLE project_status_history (
     name TEXT,
     status TEXT NOT NULL,
     since TEXT NOT NULL,
-    status_event TEXT NOT NULL,
-    event TEXT NOT NULL,
+    status_event TEXT NOT NULL REFERENCES effective_events (id),
+    event TEXT NOT NULL REFERENCES effective_events (id),
     known_from TEXT NOT NULL,
     known_to TEXT
 );

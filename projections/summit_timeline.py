@@ -41,7 +41,7 @@ CREATE TABLE summit_timeline_history (
     summary TEXT,
     kind TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    event TEXT NOT NULL,
+    event TEXT NOT NULL REFERENCES effective_events (id),
     known_from TEXT NOT NULL,
     known_to TEXT
 );

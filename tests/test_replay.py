@@ -194,3 +194,43 @@ def test_search_index_and_its_triggers_survive_a_full_replay(store):
     assert found("quixotic") == ["o2"]  # the triggers keep it current
     log(store, retraction("r1", "o1", at("2024-03-07")))
     assert found("zanzibarite") == []
+
+
+def test_a_replay_declares_references_and_loads_the_countries_they_point_at(store):
+    log(store, event("order", "o1", "2024-03-01", at("2024-03-02"), countries=["KR", "UZ"]))
+    conn = store.conn
+    assert conn.execute("SELECT name FROM countries WHERE code = 'UZ'").fetchone()[0]
+
+    def refs(table):
+        return {(r[3], r[2], r[4]) for r in conn.execute(f"PRAGMA foreign_key_list({table})")}
+
+    assert refs("event_countries") == {("event", "effective_events", "id"), ("country", "countries", "code")}
+    for table in ("project_status_history", "summit_timeline_history", "country_tallies_history"):
+        assert ("event", "effective_events", "id") in refs(table), table
+    for table in ("country_tallies", "country_tallies_history", "country_tallies_checkpoints"):
+        assert ("country", "countries", "code") in refs(table), table
+
+
+def test_full_replays_write_rows_in_the_same_order_whatever_the_hash_seed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tracker.bundled import record_path
+    from tracker.store import read_jsonl
+
+    db = tmp_path / "t.db"
+    with EventStore(db) as s:
+        s.append(read_jsonl(record_path()))
+    script = (
+        "import sys, hashlib; from tracker.store import EventStore; from tracker.replay import replay, derived_tables\n"
+        "s = EventStore(sys.argv[1]); replay(s, full=True); h = hashlib.sha256()\n"
+        "for t in derived_tables(): h.update(repr(s.conn.execute(f'SELECT * FROM {t}').fetchall()).encode())\n"
+        "print(h.hexdigest())"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", script, str(db)], env={**os.environ, "PYTHONHASHSEED": seed},
+                       capture_output=True, text=True, check=True).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1

@@ -290,10 +290,13 @@ def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
                 continue
             out.execute(_with_foreign_keys(src, name, sql))
             cols = ", ".join(f'"{c}"' for c in _columns(src, name))
-            # Rows go in by primary key, then every column: the replay engine's own row order
-            # (and so its rowids) need not repeat from one replay to the next.
-            info = sorted(src.execute(f'PRAGMA table_info("{name}")'), key=lambda r: (r[5] == 0, r[5], r[0]))
-            order = ", ".join(f'"{r[1]}"' for r in info)
+            # Rows go in in their stored order (rowid, or the key of a WITHOUT ROWID table): the
+            # replay engine writes the same rows in the same order from the same log.
+            if "WITHOUT ROWID" in sql.upper():
+                keys = sorted((r for r in src.execute(f'PRAGMA table_info("{name}")') if r[5]), key=lambda r: r[5])
+                order = ", ".join(f'"{r[1]}"' for r in keys)
+            else:
+                order = "rowid"
             rows = src.execute(f'SELECT {cols} FROM "{name}" ORDER BY {order}')
             marks = ", ".join("?" * len(_columns(src, name)))
             while batch := rows.fetchmany(5000):

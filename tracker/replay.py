@@ -69,8 +69,8 @@ CREATE INDEX effective_events_world_order ON effective_events (occurred_start, o
 CREATE INDEX effective_events_kind ON effective_events (kind, occurred_start);
 CREATE INDEX effective_events_project ON effective_events (project, occurred_start);
 CREATE TABLE event_countries (
-    event TEXT NOT NULL,
-    country TEXT NOT NULL,
+    event TEXT NOT NULL REFERENCES effective_events (id),
+    country TEXT NOT NULL REFERENCES countries (code),
     seq INTEGER NOT NULL,
     PRIMARY KEY (seq, country)
 ) WITHOUT ROWID;
@@ -732,10 +732,12 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
         conn.execute(f"PRAGMA cache_size = {cache}")
     if result.full:
         # dropping effective_events dropped the search triggers with it: put them back (and
-        # refill the index) in the same transaction, so search never misses an event
-        from .publish import ensure_search
+        # refill the index) in the same transaction, so search never misses an event; and
+        # the `countries` reference table the derived tables' country columns refer to
+        from .publish import ensure_search, load_countries
 
         ensure_search(conn)
+        load_countries(conn)
     _write_checkpoints(conn, result.last_seq)
     return result
 
