@@ -24,9 +24,12 @@ Two shapes of fold are supported:
 
 ``sum`` folds (`country_tallies`)
     The state of a key is a sum over its events, so each event's contribution is a
-    history row of its own and the state "as of V known at T" is one GROUP BY:
-    ``contributions(event)`` gives ``(key, values)`` pairs in ``CONTRIBUTION_COLUMNS``
-    order; ``add(total, values)`` folds one into a current-state total.
+    history row of its own: ``contributions(event)`` gives ``(key, values)`` pairs in
+    ``CONTRIBUTION_COLUMNS`` order; ``add(total, values, valid_from, sign)`` folds one into
+    (or out of) a total in ``TOTAL_COLUMNS`` order. The engine also keeps bitemporal
+    yearly and monthly running totals in the ``CHECKPOINTS`` table, so that "as of V
+    known at T" reads two checkpoint rows and at most a month of contribution rows
+    (see `projections.country_tallies`).
 """
 
 from __future__ import annotations
