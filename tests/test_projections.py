@@ -20,7 +20,7 @@ def test_every_projection_module_has_the_engine_interface():
         assert module.SHAPE in ("state", "sum")
         assert {"NAME", "VERSION", "SCHEMA", "HISTORY", "KEY_COLUMN", "keys"} <= set(dir(module))
         needed = {"fold", "ROW_COLUMNS", "FIELDS", "KEY_FILTER"} if module.SHAPE == "state" else {
-            "contributions", "add", "empty", "TOTAL_COLUMNS", "CONTRIBUTION_COLUMNS"}
+            "contributions", "add", "empty", "TOTAL_COLUMNS", "CONTRIBUTION_COLUMNS", "CHECKPOINTS"}
         assert needed <= set(dir(module)), module.NAME
 
 
