@@ -119,3 +119,30 @@ def render_cell(value, column, table, database, datasette):
         return _link(datasette, *target, value)
 
     return render()
+
+
+#: Datasette 0.65 lists every column's description above a table's rows, which pushes
+#: the data a screen down; fold them into one "About these columns" toggle instead.
+FOLD_COLUMN_DESCRIPTIONS = """
+// The events table's body column (its full JSON) makes every row a screen tall; the
+// row page, the JSON and the CSV keep it.
+var style = document.createElement("style");
+style.textContent = "body.table-effective_events .col-body { display: none; }";
+document.head.appendChild(style);
+document.querySelectorAll("dl.column-descriptions").forEach(function (list) {
+  var details = document.createElement("details");
+  details.className = "column-descriptions-toggle";
+  var summary = document.createElement("summary");
+  summary.textContent = "About these columns";
+  list.parentNode.insertBefore(details, list);
+  details.appendChild(summary);
+  details.appendChild(list);
+});
+"""
+
+
+@hookimpl
+def extra_body_script(template, database, datasette):
+    if database == DB_NAME and template in ("table.html", "query.html"):
+        return FOLD_COLUMN_DESCRIPTIONS
+    return None
