@@ -8,8 +8,6 @@ only reading those rows back is measured separately and taken off.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sqlite3
 import statistics
 import subprocess

@@ -8,7 +8,6 @@ table and the error messages all come from them, so a field is defined once.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union

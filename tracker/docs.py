@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from events.models import MODELS, WORLD_KINDS, Envelope
+from events.models import MODELS, Envelope
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ENVELOPE_FIELDS = list(Envelope.model_fields)
@@ -111,7 +111,8 @@ def render(text: str) -> str:
         pattern = re.compile(
             rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL
         )
-        text = pattern.sub(lambda m: m.group(1) + make().rstrip() + "\n" + m.group(2), text)
+        body = make().rstrip() + "\n"
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
     return text
 
 

@@ -13,7 +13,6 @@ import csv
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
