@@ -250,3 +250,20 @@ def test_the_events_table_is_faceted_by_kind_and_folds_its_column_notes(built):
     assert page.status_code == 200
     assert 'id="facet-kind"' in page.text
     assert "About these columns" in page.text and "col-body { display: none; }" in page.text
+
+
+def test_every_table_and_view_of_a_built_database_has_a_description(built):
+    import sqlite3
+
+    tables = load_metadata()["databases"]["tracker"]["tables"]
+    conn = sqlite3.connect(built[1])
+    names = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'events_fts_%'"
+        )
+    ]
+    for name in names:
+        entry = tables.get(name, {})
+        assert entry.get("description") or entry.get("description_html"), name
