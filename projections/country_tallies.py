@@ -62,6 +62,13 @@ TOTAL_COLUMNS = (
     "visits_made", "order_value_usd", "last_event_on",
 )
 
+#: The totals columns, shared by the current table and the checkpoints.
+TOTALS_DDL = ",\n    ".join(
+    ["events INTEGER NOT NULL"]
+    + [f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS]
+    + ["agreements INTEGER NOT NULL", "visits_hosted INTEGER NOT NULL",
+       "visits_made INTEGER NOT NULL", "order_value_usd REAL NOT NULL", "last_event_on TEXT"]
+)
 SCHEMA = f"""
 CREATE TABLE country_tallies_history (
     country TEXT NOT NULL REFERENCES countries (code),
@@ -86,13 +93,7 @@ CREATE TABLE country_tallies_checkpoints (
     start TEXT NOT NULL,
     known_from TEXT NOT NULL,
     known_to TEXT,
-    events INTEGER NOT NULL,
-    {", ".join(f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS)},
-    agreements INTEGER NOT NULL,
-    visits_hosted INTEGER NOT NULL,
-    visits_made INTEGER NOT NULL,
-    order_value_usd REAL NOT NULL,
-    last_event_on TEXT
+    {TOTALS_DDL}
 );
 CREATE INDEX country_tallies_checkpoints_as_of
     ON country_tallies_checkpoints (country, level, start, known_from);
@@ -100,13 +101,7 @@ CREATE INDEX country_tallies_checkpoints_current
     ON country_tallies_checkpoints (country, level, start) WHERE known_to IS NULL;
 CREATE TABLE country_tallies (
     country TEXT PRIMARY KEY REFERENCES countries (code),
-    events INTEGER NOT NULL,
-    {", ".join(f"{plural} INTEGER NOT NULL" for _, plural in KIND_COLUMNS)},
-    agreements INTEGER NOT NULL,
-    visits_hosted INTEGER NOT NULL,
-    visits_made INTEGER NOT NULL,
-    order_value_usd REAL NOT NULL,
-    last_event_on TEXT
+    {TOTALS_DDL}
 );
 """
 
