@@ -90,7 +90,7 @@ def test_no_summary_or_note_repeats_seven_words_of_an_article(record):
 def test_the_shingle_list_matches_the_seed_articles_where_they_are_at_hand():
     """Beside the shared seed folder, the committed list must be the articles' own."""
     if not SEEDS.exists():
-        return  # a clone on its own: the committed list stands
+        pytest.skip("the shared seed articles are not beside this clone; the committed list stands")
     expected = {_digest(s) for p in SEEDS.glob("*.txt") for s in _shingles(p.read_text())}
     committed = {line for line in ARTICLE_SHINGLES.read_text().splitlines() if line and not line.startswith("#")}
     assert committed == expected
