@@ -77,6 +77,10 @@ CREATE TABLE event_countries (
 CREATE INDEX event_countries_country ON event_countries (country, event);
 CREATE INDEX event_countries_event ON event_countries (event);
 """
+#: The search index `tracker.publish.ensure_search` keeps over `effective_events`. A full
+#: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
+#: emptying it row by row costs more than building it (it re-reads every old document).
+SEARCH_INDEX = "events_fts"
 #: Indexes a full replay needs while it runs (amendments find an event's contribution rows);
 #: every other secondary index is built in bulk once the rows are in.
 RUN_INDEXES = {"country_tallies_history_seq"}
@@ -132,6 +136,7 @@ def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
         for kind, name in _objects(schema):
             if kind != "INDEX":
                 conn.execute(f"DROP {kind} IF EXISTS {name}")
+    conn.execute(f"DROP TABLE IF EXISTS {SEARCH_INDEX}")
     deferred = []
     for schema in _all_schemas():
         # one statement at a time: executescript() would COMMIT the open transaction
@@ -397,8 +402,11 @@ class _Run:
         days, counts = self.live_days[p.NAME].setdefault(key, ([], {}))
         n = counts.get(day, 0) + sign
         if n > 0:
-            if day not in counts:
-                bisect.insort(days, day)
+            if n == 1:  # a new day: most are the newest, appended without a search
+                if days and day < days[-1]:
+                    bisect.insort(days, day)
+                else:
+                    days.append(day)
             counts[day] = n
         else:
             del counts[day]
@@ -474,6 +482,10 @@ class _Run:
         """
         year, month = start[:4] + "-01-01", start[:7] + "-01"
         cps = self._cp_key(p, key)
+        if year == cps.yhi and year in cps.mhi:
+            mhi = cps.mhi[year]
+            if mhi == month or (mhi is None and month == year):
+                return  # the key's newest month: no checkpoint row lies after it, none to open
         years = cps.years
         if cps.yhi is None or year > cps.yhi:  # a new year at the end: everything so far is before it
             total = self._total(p, key)
