@@ -22,6 +22,7 @@ transaction, so a reader sees the old projections or the new, never a mix.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -233,8 +234,15 @@ def _world_order(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["occurred_start"], event["occurred_end"], event["seq"])
 
 
-def _effective_row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool) -> tuple:
-    start, end = _span(form["occurred"])
+def _effective_row(
+    form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logged: tuple | None = None
+) -> tuple:
+    """The `effective_events` row of an effective form.
+
+    `logged` = (occurred_start, occurred_end, body) from the log row, for an event taken
+    as logged: the log's canonical body is already the sorted-keys JSON written here.
+    """
+    start, end, body = logged or (*_span(form["occurred"]), None)
     kind = form["kind"]
     location = form.get("location") or {}
     if kind in ("signing", "mou"):
@@ -255,8 +263,28 @@ def _effective_row(form: dict[str, Any], seq: int, recorded_at: str, corrected: 
         ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
         form.get(title_field) if title_field else None, parties,
         float(value["amount"]) if value else None, value["currency"] if value else None,
-        int(corrected), orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
+        int(corrected), body if body is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
     )
+
+
+def _amended_world_seqs(conn: sqlite3.Connection) -> set[int]:
+    """Seqs of the world events some correction or retraction touches (directly, or through
+    a retracted correction of them): the only events whose effective form ever changes."""
+    targets = dict(conn.execute(
+        "SELECT id, json_extract(body, '$.target') FROM events WHERE kind IN ('correction', 'retraction')"
+    ))
+    world = set()
+    for target in targets.values():
+        while target in targets:  # a retraction of a correction: the correction's own target
+            target = targets[target]
+        world.add(target)
+    seqs: set[int] = set()
+    ids = sorted(world)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        seqs.update(s for (s,) in conn.execute(f"SELECT seq FROM events WHERE id IN ({marks})", chunk))
+    return seqs
 
 
 class _Run:
@@ -267,6 +295,10 @@ class _Run:
         self.full = full
         mods = projections()
         self.state_projections = [p for p in mods if p.SHAPE == "state"]
+        # full replay: events no amendment touches take the short path (`plain`), and state
+        # projections with a KEY_SQL are folded per key straight from effective_events
+        self.amended: set[int] = set()
+        self.from_table = [p for p in self.state_projections if full and getattr(p, "KEY_SQL", None)]
         self.sum_projections = [p for p in mods if p.SHAPE == "sum"]
         self.ee_rows: list[tuple] = []
         self.ec_rows: list[tuple] = []
@@ -284,26 +316,31 @@ class _Run:
         conn.execute("DROP TABLE IF EXISTS temp.replay_feed")
         conn.execute(
             "CREATE TEMP TABLE replay_feed (n INTEGER PRIMARY KEY, projection TEXT, key TEXT,"
-            " known_at TEXT, seq INTEGER, old BLOB, new BLOB)"
+            " known_at TEXT, pos INTEGER, seq INTEGER, old BLOB, new BLOB)"
         )
 
     # phase 1 ------------------------------------------------------------------
 
     def apply_log(self, after_seq: int) -> tuple[int, int]:
         count, last = 0, after_seq
+        if self.full:
+            self.amended = _amended_world_seqs(self.conn)
         read = self.conn.cursor()
         read.execute(
-            "SELECT seq, id, kind, recorded_at, body FROM events WHERE seq > ? ORDER BY seq",
+            "SELECT seq, id, kind, recorded_at, occurred_start, occurred_end, body FROM events"
+            " WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
         while batch := read.fetchmany(2000):
-            for seq, event_id, kind, recorded_at, body in batch:
+            for seq, event_id, kind, recorded_at, start, end, body in batch:
                 count, last = count + 1, seq
                 if kind in ("correction", "retraction"):
                     self.flush()
                     self.amend(seq, recorded_at, orjson.loads(body))
+                elif self.full and seq not in self.amended:
+                    self.plain(seq, event_id, recorded_at, start, end, body)
                 else:
-                    self.change(seq, recorded_at, recorded_at, None, orjson.loads(body), False)
+                    self.change(seq, recorded_at, recorded_at, None, orjson.loads(body), False, seq)
                 if len(self.ee_rows) >= FLUSH:
                     self.flush()
         self.flush()
@@ -326,7 +363,7 @@ class _Run:
             if new is not None:  # the `corrected` flag may still change
                 conn.execute("UPDATE effective_events SET corrected = ? WHERE id = ?", (int(bool(live)), world_id))
             return
-        self.change(world_seq, world_recorded, known_at, old, new, bool(live))
+        self.change(world_seq, world_recorded, known_at, old, new, bool(live), seq)
 
     def _amendments_of(self, event_id: str, up_to_seq: int) -> list[Amendment]:
         sql = (
@@ -344,8 +381,31 @@ class _Run:
             ]
         return sorted(found, key=lambda a: a.seq)
 
-    def change(self, seq, recorded_at, known_at, old, new, corrected) -> None:
-        """The effective form of the event at `seq` becomes `new` (None: retracted) at `known_at`."""
+    def plain(self, seq: int, event_id: str, recorded_at: str, start: str, end: str, body: str) -> None:
+        """Full replay, an event no amendment touches: it enters once, as logged, and stays.
+
+        The same rows `change` writes for it, without what only a later change needs;
+        state projections with a KEY_SQL read it back from effective_events (`refold`).
+        """
+        form = orjson.loads(body)
+        self.ee_rows.append(_effective_row(form, seq, recorded_at, False, (start, end, body)))
+        self.ec_rows.extend((seq, c, event_id) for c in sorted(set(form["countries"])))
+        for p in self.sum_projections:
+            rows = self.contrib[p.NAME]
+            for key, values in p.contributions(form):
+                rows.append((key, start, recorded_at, event_id, seq, *values))
+                self._checkpoint(p, key, start, values, 1, recorded_at)
+                self._live_day(p, key, start, 1)
+                p.add(self._total(p, key), values, start)
+        for p in self.state_projections:
+            if p not in self.from_table:
+                self._feed(p, seq, recorded_at, None, form, seq)
+
+    def change(self, seq, recorded_at, known_at, old, new, corrected, pos) -> None:
+        """The effective form of the event at `seq` becomes `new` (None: retracted) at `known_at`.
+
+        `pos` is the seq of the log row that makes the change (the event, or an amendment).
+        """
         conn = self.conn
         if old is not None:
             conn.execute("DELETE FROM effective_events WHERE seq = ?", (seq,))
@@ -381,17 +441,21 @@ class _Run:
                     self._live_day(p, key, start, 1)
                     p.add(self._total(p, key), values, start)
         for p in self.state_projections:
-            old_keys = set(p.keys(old)) if old is not None else set()
-            new_keys = set(p.keys(new)) if new is not None else set()
-            if not (old_keys or new_keys):
-                continue
-            old_c = orjson.dumps(_compact(old, seq, p.FIELDS)) if old_keys else None
-            new_c = orjson.dumps(_compact(new, seq, p.FIELDS)) if new_keys else None
-            for key in sorted(old_keys | new_keys):
-                self.feed.append((
-                    p.NAME, key, known_at, seq,
-                    old_c if key in old_keys else None, new_c if key in new_keys else None,
-                ))
+            self._feed(p, seq, known_at, old, new, pos)
+
+    def _feed(self, p, seq: int, known_at: str, old, new, pos: int) -> None:
+        """Queue a state projection's keys the change touches, with the event's compact forms."""
+        old_keys = set(p.keys(old)) if old is not None else set()
+        new_keys = set(p.keys(new)) if new is not None else set()
+        if not (old_keys or new_keys):
+            return
+        old_c = orjson.dumps(_compact(old, seq, p.FIELDS)) if old_keys else None
+        new_c = orjson.dumps(_compact(new, seq, p.FIELDS)) if new_keys else None
+        for key in sorted(old_keys | new_keys):
+            self.feed.append((
+                p.NAME, key, known_at, pos, seq,
+                old_c if key in old_keys else None, new_c if key in new_keys else None,
+            ))
 
     # monthly checkpoints of sum projections (see projections/country_tallies.py) ----------
 
@@ -402,7 +466,7 @@ class _Run:
         days, counts = self.live_days[p.NAME].setdefault(key, ([], {}))
         n = counts.get(day, 0) + sign
         if n > 0:
-            if n == 1:  # a new day: most are the newest, appended without a search
+            if n == 1 and sign > 0:  # a new day: most are the newest, appended without a search
                 if days and day < days[-1]:
                     bisect.insort(days, day)
                 else:
@@ -585,7 +649,8 @@ class _Run:
                 self._write_checkpoints(p, final=False)
         if self.feed:
             conn.executemany(
-                "INSERT INTO temp.replay_feed (projection, key, known_at, seq, old, new) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO temp.replay_feed (projection, key, known_at, pos, seq, old, new)"
+                " VALUES (?,?,?,?,?,?,?)",
                 self.feed,
             )
             self.feed.clear()
@@ -606,20 +671,54 @@ class _Run:
     # phase 2 ------------------------------------------------------------------
 
     def refold(self) -> None:
-        conn = self.conn
-        by_name = {p.NAME: p for p in self.state_projections}
-        inserts: dict[str, list[tuple]] = {name: [] for name in by_name}
-        feed = conn.execute(
-            "SELECT projection, key, known_at, seq, old, new FROM temp.replay_feed"
-            " ORDER BY projection, key, n"
+        """Phase 2: refold every key a change touched, in key order, from the queued changes."""
+        for p in self.state_projections:
+            inserts: list[tuple] = []
+            for key, changes in self._changes_by_key(p):
+                self._refold_key(p, key, changes, inserts)
+                if len(inserts) >= FLUSH:
+                    self._insert_history(p, inserts)
+            self._insert_history(p, inserts)
+
+    def _queued(self, p) -> Iterator[tuple[str, list[tuple]]]:
+        """(key, changes) from the feed; a change is (pos, known_at, seq, old, new), forms decoded."""
+        feed = self.conn.execute(
+            "SELECT key, pos, known_at, seq, old, new FROM temp.replay_feed WHERE projection = ? ORDER BY key, n",
+            (p.NAME,),
         )
-        for (name, key), changes in groupby(feed, key=itemgetter(0, 1)):
-            p = by_name[name]
-            self._refold_key(p, key, list(changes), inserts[name])
-            if len(inserts[name]) >= FLUSH:
-                self._insert_history(p, inserts[name])
-        for name, rows in inserts.items():
-            self._insert_history(by_name[name], rows)
+        for key, rows in groupby(feed, key=itemgetter(0)):
+            yield key, [
+                (pos, known_at, seq, None if old is None else orjson.loads(old), None if new is None else orjson.loads(new))
+                for _, pos, known_at, seq, old, new in rows
+            ]
+
+    def _logged(self, p) -> Iterator[tuple[str, list[tuple]]]:
+        """Full replay: (key, changes) of the events no amendment touches, read from
+        effective_events in key order, each entering at its recorded_at as logged."""
+        key_sql = p.KEY_SQL
+        rows = self.conn.execute(
+            f"SELECT {key_sql}, seq, recorded_at, body FROM effective_events"
+            f" WHERE {key_sql} IS NOT NULL ORDER BY {key_sql}, seq"
+        )
+        amended, fields = self.amended, p.FIELDS
+        for key, group in groupby(rows, key=itemgetter(0)):
+            yield key, [
+                (seq, recorded_at, seq, None, _compact(orjson.loads(body), seq, fields))
+                for _, seq, recorded_at, body in group if seq not in amended
+            ]
+
+    def _changes_by_key(self, p) -> Iterator[tuple[str, list[tuple]]]:
+        """Every touched key of `p` in key order with its changes in log order."""
+        queued = self._queued(p)
+        if p not in self.from_table:
+            yield from queued
+            return
+        merged = heapq.merge(self._logged(p), queued, key=itemgetter(0))
+        for key, parts in groupby(merged, key=itemgetter(0)):
+            changes = [change for _, part in parts for change in part]
+            changes.sort(key=itemgetter(0))
+            if changes:
+                yield key, changes
 
     def _insert_history(self, p, rows: list[tuple]) -> None:
         if rows:
@@ -631,6 +730,7 @@ class _Run:
             rows.clear()
 
     def _refold_key(self, p, key: str, changes: list[tuple], inserts: list[tuple]) -> None:
+        """Refold one key through its changes (pos, known_at, seq, old, new) in log order."""
         conn = self.conn
         active: dict[int, dict[str, Any]] = {}
         current: dict[tuple, tuple[int | None, str]] = {}  # row -> (rowid, known_from)
@@ -648,13 +748,13 @@ class _Run:
                 current[tuple(row)] = (rowid, known_from)
             # back to the state at the checkpoint: each touched event as it was before
             seen: set[int] = set()
-            for _, _, _, seq, old, _ in changes:
+            for _, _, seq, old, _ in changes:
                 if seq not in seen:
                     seen.add(seq)
                     if old is None:
                         active.pop(seq, None)
                     else:
-                        active[seq] = orjson.loads(old)
+                        active[seq] = old
         extend = getattr(p, "extend", None)
         carry = None  # the module's carry for `extend`, valid while no full refold intervenes
         last = max(map(_world_order, active.values()), default=None)
@@ -669,10 +769,9 @@ class _Run:
             else:
                 conn.execute(f"UPDATE {p.HISTORY} SET known_to = ? WHERE rowid = ?", (known_at, rowid))
 
-        for known_at, group in groupby(changes, key=itemgetter(2)):
+        for known_at, group in groupby(changes, key=itemgetter(1)):
             dirty = False
-            for _, _, _, seq, _, new in group:
-                event = orjson.loads(new) if new is not None else None
+            for _, _, seq, _, event in group:
                 if extend is not None and not dirty and event is not None and seq not in active:
                     order = _world_order(event)
                     if last is None or order > last:
