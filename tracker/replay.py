@@ -671,14 +671,23 @@ class _Run:
     # phase 2 ------------------------------------------------------------------
 
     def refold(self) -> None:
-        """Phase 2: refold every key a change touched, in key order, from the queued changes."""
+        """Phase 2: refold every key a change touched, in key order."""
+        by_key_sql: dict[str, list] = {}
         for p in self.state_projections:
-            inserts: list[tuple] = []
-            for key, changes in self._changes_by_key(p):
-                self._refold_key(p, key, changes, inserts)
-                if len(inserts) >= FLUSH:
-                    self._insert_history(p, inserts)
-            self._insert_history(p, inserts)
+            if p in self.from_table:
+                by_key_sql.setdefault(p.KEY_SQL, []).append(p)
+            else:
+                self._refold_keys(p, self._queued(p))
+        for key_sql, group in by_key_sql.items():
+            self._refold_from_table(key_sql, group)
+
+    def _refold_keys(self, p, changes_by_key: Iterable[tuple[str, list[tuple]]]) -> None:
+        inserts: list[tuple] = []
+        for key, changes in changes_by_key:
+            self._refold_key(p, key, changes, inserts)
+            if len(inserts) >= FLUSH:
+                self._insert_history(p, inserts)
+        self._insert_history(p, inserts)
 
     def _queued(self, p) -> Iterator[tuple[str, list[tuple]]]:
         """(key, changes) from the feed; a change is (pos, known_at, seq, old, new), forms decoded."""
@@ -692,33 +701,47 @@ class _Run:
                 for _, pos, known_at, seq, old, new in rows
             ]
 
-    def _logged(self, p) -> Iterator[tuple[str, list[tuple]]]:
-        """Full replay: (key, changes) of the events no amendment touches, read from
-        effective_events in key order, each entering at its recorded_at as logged."""
-        key_sql = p.KEY_SQL
-        rows = self.conn.execute(
-            f"SELECT {key_sql}, seq, recorded_at, body FROM effective_events"
-            f" WHERE {key_sql} IS NOT NULL ORDER BY {key_sql}, seq"
-        )
-        amended, fields = self.amended, p.FIELDS
-        for key, group in groupby(rows, key=itemgetter(0)):
-            yield key, [
-                (seq, recorded_at, seq, None, _compact(orjson.loads(body), seq, fields))
-                for _, seq, recorded_at, body in group if seq not in amended
-            ]
+    def _refold_from_table(self, key_sql: str, group: list) -> None:
+        """Full replay: fold every key of the projections sharing `key_sql` in one pass.
 
-    def _changes_by_key(self, p) -> Iterator[tuple[str, list[tuple]]]:
-        """Every touched key of `p` in key order with its changes in log order."""
-        queued = self._queued(p)
-        if p not in self.from_table:
-            yield from queued
-            return
-        merged = heapq.merge(self._logged(p), queued, key=itemgetter(0))
-        for key, parts in groupby(merged, key=itemgetter(0)):
-            changes = [change for _, part in parts for change in part]
-            changes.sort(key=itemgetter(0))
-            if changes:
-                yield key, changes
+        Events no amendment touches enter once, at their recorded_at, as logged: they are
+        read back from effective_events in key order (only the fields the folds read,
+        extracted by SQLite), so they need no queue; the amended events' changes come
+        from the feed and are merged in by log position.
+        """
+        queued = {p.NAME: dict(self._queued(p)) for p in group}
+        fields = sorted({name for p in group for name in p.FIELDS})
+        paths = ", ".join(f"'$.{name}'" for name in (*fields, "id"))  # two paths or more: a JSON array
+        rows = self.conn.execute(
+            f"SELECT {key_sql}, seq, id, recorded_at, occurred_start, occurred_end, json_extract(body, {paths})"
+            f" FROM effective_events WHERE {key_sql} IS NOT NULL ORDER BY 1, 2"
+        )
+        pending = sorted({key for changes in queued.values() for key in changes})
+        logged = ((key, list(found)) for key, found in groupby(rows, key=itemgetter(0)))
+        inserts: dict[str, list[tuple]] = {p.NAME: [] for p in group}
+        amended = self.amended
+        for key, found in _merge_keys(logged, pending):
+            events = [
+                (seq, recorded_at, event_id, start, end, orjson.loads(values))
+                for _, seq, event_id, recorded_at, start, end, values in found if seq not in amended
+            ]
+            for p in group:
+                wanted = p.FIELDS
+                changes = [
+                    (seq, recorded_at, seq, None, {
+                        **{n: v for n, v in zip(fields, values) if v is not None and n in wanted},
+                        "id": event_id, "seq": seq, "occurred_start": start, "occurred_end": end,
+                    })
+                    for seq, recorded_at, event_id, start, end, values in events
+                ]
+                changes += queued[p.NAME].get(key, ())
+                changes.sort(key=itemgetter(0))
+                if changes:
+                    self._refold_key(p, key, changes, inserts[p.NAME])
+                    if len(inserts[p.NAME]) >= FLUSH:
+                        self._insert_history(p, inserts[p.NAME])
+        for p in group:
+            self._insert_history(p, inserts[p.NAME])
 
     def _insert_history(self, p, rows: list[tuple]) -> None:
         if rows:
@@ -804,6 +827,20 @@ class _Run:
         for row, (rowid, known_from) in current.items():
             if rowid is None:
                 inserts.append((*row, known_from, None))
+
+
+def _merge_keys(found: Iterator[tuple[str, list]], pending: list[str]) -> Iterator[tuple[str, list]]:
+    """(key, rows) for every key of `found` (in key order) and of sorted `pending`, in key order."""
+    i = 0
+    for key, rows in found:
+        while i < len(pending) and pending[i] < key:
+            yield pending[i], []
+            i += 1
+        if i < len(pending) and pending[i] == key:
+            i += 1
+        yield key, rows
+    for key in pending[i:]:
+        yield key, []
 
 
 def _write_checkpoints(conn: sqlite3.Connection, last_seq: int) -> None:
