@@ -234,3 +234,17 @@ def test_full_replays_write_rows_in_the_same_order_whatever_the_hash_seed(tmp_pa
         for seed in ("1", "2")
     }
     assert len(outs) == 1
+
+
+def test_a_synthetic_log_caught_up_in_batches_equals_a_full_replay(store):
+    """Late events, corrections and retractions of every kind, at a size where keys span years."""
+    from itertools import islice
+
+    from benchmarks.synthetic import generate
+
+    events = generate(3000, amendment_share=0.03)
+    while batch := list(islice(events, 400)):
+        store.append(batch)
+        replay(store)
+    incremental = digests(store)
+    assert full_digests(store) == incremental
