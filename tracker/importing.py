@@ -2,26 +2,32 @@
 
 A large file is prepared (parsed, validated, written canonically) by worker
 processes while this process chains and stores what they return, so validation
-and SQLite use both cores. Chunks go out in order and only a few are in flight,
-so memory stays flat however large the file.
+and SQLite use both cores. The file is cut into blocks at line ends; each worker
+reads its blocks itself, so this process reads nothing and sends only block
+numbers. Blocks come back in order and only a few are in flight, so memory stays
+flat however large the file.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
-from collections import deque
+import traceback
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
 
-from .store import AppendResult, EventStore, LogError, Prepared, prepare
+from .store import AppendResult, EventStore, LogError, PreparedBatch, prepare_batch
 
 #: Files smaller than this are prepared in-process: starting workers would cost more.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
+#: About how many lines a worker prepares at a time: blocks are CHUNK_LINES * LINE_BYTES
+#: bytes, cut at line ends.
 CHUNK_LINES = 2000
+LINE_BYTES = 512
 CHUNKS_IN_FLIGHT = 6
 
 
@@ -41,63 +47,157 @@ def _lines(f: BinaryIO, on_bytes=None) -> Iterator[tuple[int, dict[str, Any]]]:
         on_bytes(done)
 
 
-def _prepare_chunk(chunk: list[tuple[int, bytes]]) -> list[Prepared] | tuple[str, int]:
-    """Prepare a chunk of lines in a worker; the first bad line comes back as (message, line)."""
-    out = []
-    for number, raw in chunk:
+def _prepare_lines(numbered: list[tuple[int, bytes, bytes]]) -> PreparedBatch:
+    """Prepare (line, text, raw line) triples; raise LogError for the first bad line.
+
+    `text` is the line without its newline, which parses the same; `raw` is the line
+    as the file gives it, whose parse error names the same position as before.
+    """
+    items = []
+    for number, text, raw in numbered:
         try:
-            out.append(prepare((number, orjson.loads(raw))))
-        except orjson.JSONDecodeError as e:
-            return (f"not valid JSON ({e})", number)
-        except LogError as e:
-            return (e.message, number)
-    return out
+            items.append((number, orjson.loads(text)))
+        except orjson.JSONDecodeError:
+            if items:
+                prepare_batch(items)  # a bad line before this one is the one to name
+            try:
+                orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                raise LogError(f"not valid JSON ({e})", number) from None
+            raise  # pragma: no cover - the text and the raw line parse alike
+    return prepare_batch(items)
 
 
-def _chunks(f: BinaryIO, on_bytes=None) -> Iterator[list[tuple[int, bytes]]]:
-    chunk: list[tuple[int, bytes]] = []
-    done = 0
-    for number, raw in enumerate(f, 1):
-        done += len(raw)
-        if raw.strip():
-            chunk.append((number, raw))
-        if len(chunk) == CHUNK_LINES:
-            yield chunk
-            chunk = []
-            if on_bytes is not None:
-                on_bytes(done)
-    if chunk:
-        yield chunk
-    if on_bytes is not None:
-        on_bytes(done)
+def _boundary(fd: int, nominal: int, size: int) -> int:
+    """Where the block that nominally starts at `nominal` really starts: after a newline."""
+    if nominal <= 0:
+        return 0
+    position = nominal - 1
+    while position < size:
+        piece = os.pread(fd, 65536, position)
+        if not piece:
+            break
+        at = piece.find(b"\n")
+        if at >= 0:
+            return position + at + 1
+        position += len(piece)
+    return size
 
 
-def prepared_in_parallel(f: BinaryIO, on_bytes=None, workers: int | None = None) -> Iterator[Prepared]:
-    """Prepared events in file order, prepared by a pool of worker processes."""
+def _read(fd: int, start: int, end: int) -> bytes:
+    parts = []
+    while start < end:
+        part = os.pread(fd, end - start, start)
+        if not part:
+            break
+        parts.append(part)
+        start += len(part)
+    return b"".join(parts)
+
+
+def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, PreparedBatch | tuple[str, int]]:
+    """(lines in the block, its prepared events or the first bad line's (message, line)).
+
+    Line numbers count from 1 within the block; the caller knows where it starts.
+    """
+    start = _boundary(fd, index * block, size)
+    end = _boundary(fd, (index + 1) * block, size) if (index + 1) * block < size else size
+    data = _read(fd, start, end) if start < end else b""
+    texts = data.split(b"\n")
+    ended = texts[-1] == b""
+    if ended:
+        texts.pop()
+    last = len(texts) - 1
+    numbered = [
+        (number, text, text + b"\n" if ended or position < last else text)
+        for position, (number, text) in enumerate(enumerate(texts, 1))
+        if text.strip()
+    ]
+    try:
+        return data.count(b"\n"), _prepare_lines(numbered)
+    except LogError as e:
+        return data.count(b"\n"), (e.message, e.line)
+
+
+def _work(path: str, size: int, block: int, conn) -> None:
+    """A worker: prepare the blocks asked for, in the order asked, until told to stop."""
+    gc.freeze()  # what the worker inherited need never be scanned again
+    with open(path, "rb") as f:
+        while True:
+            try:
+                index = conn.recv()
+            except EOFError:
+                return
+            if index is None:
+                return
+            try:
+                result: Any = _prepare_block(f.fileno(), index, block, size)
+            except BaseException:
+                result = ("crashed", traceback.format_exc())
+            try:
+                conn.send(result)
+            except OSError:
+                return
+
+
+def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | None = None) -> Iterator[PreparedBatch]:
+    """Prepared batches in file order, prepared by worker processes."""
     count = workers or max(1, min(2, (os.cpu_count() or 1)))
+    block = CHUNK_LINES * LINE_BYTES
+    blocks = max(1, -(-size // block))
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(count) as pool:
-        in_flight: deque = deque()
-
-        def finished():
-            result = in_flight.popleft().get()
-            if isinstance(result, tuple):
+    context = multiprocessing.get_context(method)
+    processes, conns = [], []
+    try:
+        for _ in range(count):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_work, args=(path, size, block, theirs), daemon=True)
+            process.start()
+            theirs.close()
+            processes.append(process)
+            conns.append(mine)
+        asked, first_line = 0, 0
+        for index in range(blocks):
+            while asked < blocks and asked < index + CHUNKS_IN_FLIGHT:
+                conns[asked % count].send(asked)  # a few bytes: never blocks
+                asked += 1
+            try:
+                lines, result = conns[index % count].recv()
+            except EOFError:
+                raise RuntimeError("an import worker stopped unexpectedly") from None
+            if lines == "crashed":
+                raise RuntimeError(f"an import worker failed:\n{result}")
+            if not isinstance(result, PreparedBatch):
                 message, line = result
-                raise LogError(message, line)
-            return result
+                raise LogError(message, first_line + line)
+            yield result._replace(first_line=first_line)
+            first_line += lines
+            if on_bytes is not None:
+                on_bytes(min(size, (index + 1) * block))
+        for conn in conns:
+            conn.send(None)
+    finally:
+        for conn in conns:
+            conn.close()  # a worker still sending sees the pipe closed and stops
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join()
 
-        for chunk in _chunks(f, on_bytes):
-            in_flight.append(pool.apply_async(_prepare_chunk, (chunk,)))
-            if len(in_flight) >= CHUNKS_IN_FLIGHT:
-                yield from finished()
-        while in_flight:
-            yield from finished()
 
-
-def _events(f: BinaryIO, size: int, on_bytes=None):
+def _events(f: BinaryIO, file: str, size: int, on_bytes=None) -> Iterator[Any]:
     if size >= PARALLEL_FROM_BYTES:
-        return prepared_in_parallel(f, on_bytes)
+        return prepared_in_parallel(file, size, on_bytes)
     return _lines(f, on_bytes)
+
+
+def _append_all(store: EventStore, events: Iterator[Any]) -> AppendResult:
+    """Append, then stop the workers at once, even when a bad line ended the import early."""
+    try:
+        return store.append(events)
+    finally:
+        events.close()  # type: ignore[attr-defined]
 
 
 def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> AppendResult:
@@ -111,7 +211,7 @@ def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> 
     size = os.path.getsize(file)
     with open(file, "rb") as f:
         if not (show_progress and sys.stderr.isatty() and size > 256 * 1024):
-            return store.append(_events(f, size))
+            return _append_all(store, _events(f, file, size))
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         with Progress(
@@ -122,4 +222,6 @@ def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> 
             transient=True,
         ) as progress:
             task = progress.add_task(f"Importing {os.path.basename(file)}", total=size)
-            return store.append(_events(f, size, lambda done: progress.update(task, completed=done)))
+            return _append_all(
+                store, _events(f, file, size, lambda done: progress.update(task, completed=done))
+            )

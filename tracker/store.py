@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,8 +23,16 @@ import orjson
 from pydantic import ValidationError
 
 from events.dates import parse_occurred
-from events.identity import canonical_json, content_id
-from events.models import AMENDMENT_KINDS, MODELS, explain, to_record, validate_event
+from events.identity import canonical_json, content_id, identified
+from events.models import (
+    AMENDMENT_KINDS,
+    MODELS,
+    explain,
+    key_ordered_kinds,
+    to_record,
+    validate_event,
+    validate_records,
+)
 
 from .amendments import Amendment, apply_corrections
 
@@ -160,6 +168,108 @@ def prepare(item: dict[str, Any] | tuple[int | None, dict[str, Any]]) -> Prepare
     )
 
 
+class PreparedBatch(NamedTuple):
+    """Events prepared as by `prepare`, column by column, ready to be chained and stored.
+
+    Columns rather than one tuple per event: a large import's workers send these to
+    the process that stores them, and a few lists pickle and unpickle far faster than
+    thousands of small objects.
+    """
+
+    lines: list[int | None]  # line numbers (in the file, or within a block: see `first_line`)
+    ids: list[str]
+    kinds: list[str]
+    occurred: list[str | None]
+    starts: list[str | None]
+    ends: list[str | None]
+    bodies: list[str]  # canonical JSON as text, the form the table stores
+    recorded_at: list[str | None]  # as given in the input (an exported file), else None
+    restores: dict[int, dict[str, Any]]  # position → log fields of an exported event to restore
+    first_line: int = 0  # added to `lines`: a worker numbers the lines of its block from 1
+
+    def line(self, position: int) -> int | None:
+        """The file line of the event at `position`, for error messages."""
+        line = self.lines[position]
+        return line + self.first_line if line is not None else None
+
+
+class _Unfit(Exception):
+    """The batch needs the one-by-one path (which finds and names the bad line)."""
+
+
+@lru_cache(maxsize=65536)
+def _days(occurred: str) -> tuple[str, str]:
+    """First and last day of a date as ISO text; a log holds few distinct dates."""
+    span = parse_occurred(occurred)
+    return span.start.isoformat(), span.end.isoformat()
+
+
+def prepare_batch(items: list[tuple[int | None, Any]]) -> PreparedBatch:
+    """Prepare (line, event) pairs as `prepare` does each; raise LogError naming the first bad line.
+
+    Valid events, by far the common case, are validated in one call into
+    pydantic-core; only a batch that fails is prepared one event at a time, so that
+    the error is exactly the one `prepare` gives for the first bad line.
+    """
+    try:
+        return _prepare_together(items)
+    except Exception:  # any problem at all: the one-by-one path decides, and explains
+        pass
+    prepared = [prepare(item) for item in items]
+    restores = {
+        position: p.log_fields
+        for position, p in enumerate(prepared)
+        if p.log_fields.keys() - {"recorded_at"}
+    }
+    return PreparedBatch(
+        [p.line for p in prepared],
+        [p.id for p in prepared],
+        [p.kind for p in prepared],
+        [p.occurred for p in prepared],
+        [p.occurred_start for p in prepared],
+        [p.occurred_end for p in prepared],
+        [p.body.decode() for p in prepared],
+        [p.log_fields.get("recorded_at") for p in prepared],
+        restores,
+    )
+
+
+def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
+    """`prepare_batch` for a batch with no bad event; raises on any problem, without explaining it."""
+    records = validate_records([data for _, data in items], passthrough=LOG_FIELDS)
+    ordered = key_ordered_kinds()
+    ids, kinds, occurred, starts, ends, bodies, stamps = [], [], [], [], [], [], []
+    restores: dict[int, dict[str, Any]] = {}
+    for position, record in enumerate(records):
+        stamp = record.pop("recorded_at", _ABSENT)
+        if stamp is _ABSENT:
+            stamp = None
+            if "seq" in record or "prev_hash" in record or "hash" in record:
+                raise _Unfit
+        else:
+            _valid_timestamp(stamp)
+            restore = {key: record.pop(key) for key in _RESTORE_FIELDS if key in record}
+            if restore:
+                restores[position] = {"recorded_at": stamp, **restore}
+        kind = record["kind"]
+        event_id, body = identified(record, key_ordered=kind in ordered)
+        when = record.get("occurred")
+        start, end = _days(when) if when else (None, None)
+        ids.append(event_id)
+        kinds.append(kind)
+        occurred.append(when)
+        starts.append(start)
+        ends.append(end)
+        bodies.append(body.decode())
+        stamps.append(stamp)
+    return PreparedBatch([line for line, _ in items], ids, kinds, occurred, starts, ends, bodies, stamps, restores)
+
+
+_ABSENT = object()
+#: The log fields an exported event carries besides recorded_at: it is being restored.
+_RESTORE_FIELDS = tuple(key for key in LOG_FIELDS if key != "recorded_at")
+
+
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -285,7 +395,7 @@ class EventStore:
 
     def append(
         self,
-        items: Iterable[dict[str, Any] | tuple[int | None, dict[str, Any]] | Prepared],
+        items: Iterable[dict[str, Any] | tuple[int | None, dict[str, Any]] | PreparedBatch],
         *,
         progress: Callable[[int], None] | None = None,
         recorded_at: str | None = None,
@@ -293,10 +403,11 @@ class EventStore:
         """Validate and append events, all or nothing.
 
         `items` are event dicts, (line number, dict) pairs so errors can name the
-        line, or events already `prepare`d. An event whose id is already logged with the same content is skipped;
-        the same id with other content is an error. Events carrying the export's log
-        fields are restored exactly (their hashes must check out and continue the
-        chain). Raises LogError; on error nothing is written.
+        line, or batches already prepared (`prepare_batch`). An event whose id is
+        already logged with the same content is skipped; the same id with other
+        content is an error. Events carrying the export's log fields are restored
+        exactly (their hashes must check out and continue the chain). Raises
+        LogError; on error nothing is written.
         """
         conn = self.conn
         result = AppendResult()
@@ -304,78 +415,110 @@ class EventStore:
         try:
             seq, head_hash, head_time = self.head()
             now = max(recorded_at or utc_now(), head_time or "")
-            last_time = head_time or ""
-            iterator = iter(items)
-            while batch := list(islice(iterator, BATCH)):
+            chain = (seq, head_hash, head_time or "")
+            for batch in _batches(items):
                 # Earlier batches are already in the table (same transaction), so only
                 # this batch needs keeping in memory: the import streams.
-                pending: dict[str, bytes] = {}
-                prepared = [item if isinstance(item, Prepared) else prepare(item) for item in batch]
-                known = self._bodies([p.id for p in prepared])
-                rows = []
-                for line, event_id, kind, occurred, start, end, body, log_fields in prepared:
-                    earlier = pending.get(event_id) or known.get(event_id)
-                    if earlier is not None:
-                        if earlier != body:
-                            raise LogError(
-                                f"id '{event_id}' is already in the log with different content",
-                                line,
-                            )
-                        result.skipped += 1
-                        continue
-                    if kind in AMENDMENT_KINDS:
-                        self._check_amendment(orjson.loads(body), line, pending)
-                    stamp = log_fields.get("recorded_at") or now
-                    digest = chain_hash(head_hash, stamp, body)
-                    if "hash" in log_fields:
-                        self._check_restore(log_fields, seq, head_hash, digest, line)
-                    if stamp < last_time:
-                        raise LogError(
-                            f"recorded_at {stamp} is earlier than the log's last event "
-                            f"({last_time}); the log only moves forward in time",
-                            line,
-                        )
-                    seq += 1
-                    rows.append((
-                        seq,
-                        event_id,
-                        kind,
-                        occurred,
-                        start,
-                        end,
-                        stamp,
-                        body.decode(),  # JSON text, so SQLite's JSON functions read it as JSON
-                        head_hash,
-                        digest,
-                    ))
-                    head_hash, last_time = digest, stamp
-                    pending[event_id] = body
-                    result.added += 1
-                    result.last_id = event_id
-                conn.executemany(
-                    "INSERT INTO events (seq, id, kind, occurred, occurred_start, occurred_end,"
-                    " recorded_at, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
+                chain = self._append_batch(batch, chain, now, result)
                 if progress:
-                    progress(len(batch))
+                    progress(len(batch.ids))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        result.last_seq = seq
+        result.last_seq = chain[0]
         return result
 
-    def _bodies(self, ids: list[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+    _INSERT = (
+        "INSERT INTO events (seq, id, kind, occurred, occurred_start, occurred_end,"
+        " recorded_at, body, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    )
+
+    def _append_batch(
+        self, batch: PreparedBatch, chain: tuple[int, str, str], now: str, result: AppendResult
+    ) -> tuple[int, str, str]:
+        """Chain and insert one prepared batch; (seq, hash, recorded_at) of the log's new head.
+
+        The loop does little beyond what storing needs (a hash, a row): it runs once
+        per event of a million-event import.
+        """
+        seq, head_hash, last_time = chain
+        ids, kinds, bodies, stamps, restores = (
+            batch.ids, batch.kinds, batch.bodies, batch.recorded_at, batch.restores
+        )
+        occurred, starts, ends = batch.occurred, batch.starts, batch.ends
+        known = self._known(ids)
+        pending: dict[str, str] = {}  # id → body of the events this batch adds
+        amending: dict[str, list[str]] = {}  # target → bodies of this batch's amendments of it
+        rows = []
+        sha256 = hashlib.sha256
+        for position, event_id in enumerate(ids):
+            body = bodies[position]
+            if event_id in pending or event_id in known:
+                if (pending.get(event_id) or known[event_id]) != body:
+                    raise LogError(
+                        f"id '{event_id}' is already in the log with different content",
+                        batch.line(position),
+                    )
+                result.skipped += 1
+                continue
+            kind = kinds[position]
+            amendment = None
+            if kind in AMENDMENT_KINDS:
+                amendment = orjson.loads(body)
+                self._check_amendment(amendment, batch.line(position), pending, amending)
+            stamp = stamps[position] or now
+            # chain_hash, inlined: this is the hot loop of an import
+            digest = sha256(f"{head_hash}\n{stamp}\n{body}".encode()).hexdigest()
+            if restores and position in restores:
+                self._check_restore(restores[position], seq, head_hash, digest, batch.line(position))
+            if stamp < last_time:
+                raise LogError(
+                    f"recorded_at {stamp} is earlier than the log's last event "
+                    f"({last_time}); the log only moves forward in time",
+                    batch.line(position),
+                )
+            seq += 1
+            rows.append((
+                seq,
+                event_id,
+                kind,
+                occurred[position],
+                starts[position],
+                ends[position],
+                stamp,
+                body,
+                head_hash,
+                digest,
+            ))
+            head_hash, last_time = digest, stamp
+            pending[event_id] = body
+            if amendment is not None:
+                amending.setdefault(amendment["target"], []).append(body)
+            result.added += 1
+            result.last_id = event_id
+        self.conn.executemany(self._INSERT, rows)
+        return seq, head_hash, last_time
+
+    def _known(self, ids: list[str]) -> dict[str, str]:
+        """The bodies of those of `ids` already in the log (usually none).
+
+        Asks the id index alone first: reading bodies only for the ids found keeps
+        this cheap when, as in most imports, nothing is found.
+        """
+        found: list[str] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for event_id, body in self.conn.execute(
-                f"SELECT id, body FROM events WHERE id IN ({marks})", chunk
-            ):
-                found[event_id] = body if isinstance(body, bytes) else body.encode()
-        return found
+            found.extend(
+                event_id
+                for (event_id,) in self.conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
+        bodies: dict[str, str] = {}
+        for event_id in found:
+            (body,) = self.conn.execute("SELECT body FROM events WHERE id = ?", (event_id,)).fetchone()
+            bodies[event_id] = body if isinstance(body, str) else body.decode()
+        return bodies
 
     def _check_restore(self, log_fields, seq, head_hash, digest, line) -> None:
         if "seq" in log_fields and log_fields["seq"] != seq + 1:
@@ -394,27 +537,27 @@ class EventStore:
         if log_fields["hash"] != digest:
             raise LogError("hash does not match the event's content: the file was altered", line)
 
-    def _lookup(self, event_id: str, pending: dict[str, bytes]) -> dict[str, Any] | None:
+    def _lookup(self, event_id: str, pending: dict[str, str]) -> dict[str, Any] | None:
         if event_id in pending:
             return orjson.loads(pending[event_id])
         event = self.get(event_id)
         return event.record if event else None
 
-    def _check_amendment(self, record: dict, line: int | None, pending: dict[str, bytes]) -> None:
-        """A correction must leave its target a valid event; neither may hit a missing event."""
+    def _check_amendment(
+        self, record: dict, line: int | None, pending: dict[str, str], amending: dict[str, list[str]]
+    ) -> None:
+        """A correction must leave its target a valid event; neither may hit a missing event.
+
+        `pending` holds this batch's events so far (not yet in the table) by id, and
+        `amending` its amendments by target.
+        """
         target_id = record["target"]
         target = self._lookup(target_id, pending)
         if target is None:
             raise LogError(f"field 'target': no event with id '{target_id}' in the log", line)
-        needle = b'"target":"' + target_id.encode() + b'"'
         history = [
             Amendment.from_record(e.record, e.seq) for e in self.amendments_of(target_id)
-        ] + [
-            # amendments earlier in this batch (not yet in the table); rare, so a scan is fine
-            Amendment.from_record(orjson.loads(b), None)
-            for b in pending.values()
-            if needle in b
-        ]
+        ] + [Amendment.from_record(orjson.loads(body), None) for body in amending.get(target_id, ())]
         retracted = {a.target for a in history if a.kind == "retraction"}
         if target["kind"] == "retraction":
             raise LogError(f"'{target_id}' is a retraction; a retraction cannot be amended", line)
@@ -435,6 +578,24 @@ class EventStore:
                 raise LogError(
                     f"the correction would make '{target_id}' invalid: {explain(e)}", line
                 ) from None
+
+
+def _batches(items: Iterable[Any]) -> Iterator[PreparedBatch]:
+    """Prepared batches of up to BATCH events, in order, from events or batches already prepared."""
+    waiting: list[tuple[int | None, Any]] = []
+    for item in items:
+        if isinstance(item, PreparedBatch):
+            if waiting:
+                yield prepare_batch(waiting)
+                waiting = []
+            yield item
+            continue
+        waiting.append(item if isinstance(item, tuple) else (None, item))
+        if len(waiting) == BATCH:
+            yield prepare_batch(waiting)
+            waiting = []
+    if waiting:
+        yield prepare_batch(waiting)
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
