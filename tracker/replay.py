@@ -229,20 +229,27 @@ class _KeyCheckpoints:
     months: dict[str, dict[str, list]] = field(default_factory=dict)  # year -> month -> row
     mhi: dict[str, str | None] = field(default_factory=dict)  # year -> its last month row
 
+    def newest(self, year: str, month: str) -> bool:
+        """True for a contribution in the key's newest month: no row lies after it, none to open."""
+        if year != self.yhi or year not in self.mhi:
+            return False
+        mhi = self.mhi[year]
+        return mhi == month or (mhi is None and month == year)
+
 
 def _world_order(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["occurred_start"], event["occurred_end"], event["seq"])
 
 
 def _effective_row(
-    form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logged: tuple | None = None
+    form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logged: str | None = None
 ) -> tuple:
     """The `effective_events` row of an effective form.
 
-    `logged` = (occurred_start, occurred_end, body) from the log row, for an event taken
-    as logged: the log's canonical body is already the sorted-keys JSON written here.
+    `logged` is the log row's body, for an event taken as logged (every event when it
+    first enters): its canonical JSON is kept as it is rather than written anew.
     """
-    start, end, body = logged or (*_span(form["occurred"]), None)
+    start, end = _span(form["occurred"])
     kind = form["kind"]
     location = form.get("location") or {}
     if kind in ("signing", "mou"):
@@ -263,7 +270,7 @@ def _effective_row(
         ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
         form.get(title_field) if title_field else None, parties,
         float(value["amount"]) if value else None, value["currency"] if value else None,
-        int(corrected), body if body is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
+        int(corrected), logged if logged is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
     )
 
 
@@ -327,20 +334,19 @@ class _Run:
             self.amended = _amended_world_seqs(self.conn)
         read = self.conn.cursor()
         read.execute(
-            "SELECT seq, id, kind, recorded_at, occurred_start, occurred_end, body FROM events"
-            " WHERE seq > ? ORDER BY seq",
+            "SELECT seq, id, kind, recorded_at, body FROM events WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
         while batch := read.fetchmany(2000):
-            for seq, event_id, kind, recorded_at, start, end, body in batch:
+            for seq, event_id, kind, recorded_at, body in batch:
                 count, last = count + 1, seq
                 if kind in ("correction", "retraction"):
                     self.flush()
                     self.amend(seq, recorded_at, orjson.loads(body))
                 elif self.full and seq not in self.amended:
-                    self.plain(seq, event_id, recorded_at, start, end, body)
+                    self.plain(seq, event_id, recorded_at, body)
                 else:
-                    self.change(seq, recorded_at, recorded_at, None, orjson.loads(body), False, seq)
+                    self.change(seq, recorded_at, recorded_at, None, orjson.loads(body), False, seq, body)
                 if len(self.ee_rows) >= FLUSH:
                     self.flush()
         self.flush()
@@ -381,37 +387,53 @@ class _Run:
             ]
         return sorted(found, key=lambda a: a.seq)
 
-    def plain(self, seq: int, event_id: str, recorded_at: str, start: str, end: str, body: str) -> None:
+    def plain(self, seq: int, event_id: str, recorded_at: str, body: str) -> None:
         """Full replay, an event no amendment touches: it enters once, as logged, and stays.
 
         The same rows `change` writes for it, without what only a later change needs;
         state projections with a KEY_SQL read it back from effective_events (`refold`).
         """
         form = orjson.loads(body)
-        self.ee_rows.append(_effective_row(form, seq, recorded_at, False, (start, end, body)))
+        start = _span(form["occurred"])[0]
+        self.ee_rows.append(_effective_row(form, seq, recorded_at, False, body))
         self.ec_rows.extend((seq, c, event_id) for c in sorted(set(form["countries"])))
+        year, month = start[:4] + "-01-01", start[:7] + "-01"
         for p in self.sum_projections:
-            rows = self.contrib[p.NAME]
+            # `_checkpoint`, `_live_day` and `_total` inlined for their common case: this
+            # loop runs for nearly every (event, key) of a full replay
+            rows, cps_of, totals, live = self.contrib[p.NAME], self.cps[p.NAME], self.totals[p.NAME], self.live_days[p.NAME]
             for key, values in p.contributions(form):
                 rows.append((key, start, recorded_at, event_id, seq, *values))
-                self._checkpoint(p, key, start, values, 1, recorded_at)
-                self._live_day(p, key, start, 1)
-                p.add(self._total(p, key), values, start)
+                cps = cps_of.get(key)
+                if cps is None or not cps.newest(year, month):
+                    self._checkpoint(p, key, start, values, 1, recorded_at)
+                days, counts = live.get(key) or live.setdefault(key, ([], {}))
+                n = counts.get(start)
+                if n:
+                    counts[start] = n + 1
+                else:
+                    counts[start] = 1
+                    if days and start < days[-1]:
+                        bisect.insort(days, start)
+                    else:
+                        days.append(start)
+                p.add(totals.get(key) or self._total(p, key), values, start)
         for p in self.state_projections:
             if p not in self.from_table:
                 self._feed(p, seq, recorded_at, None, form, seq)
 
-    def change(self, seq, recorded_at, known_at, old, new, corrected, pos) -> None:
+    def change(self, seq, recorded_at, known_at, old, new, corrected, pos, logged=None) -> None:
         """The effective form of the event at `seq` becomes `new` (None: retracted) at `known_at`.
 
-        `pos` is the seq of the log row that makes the change (the event, or an amendment).
+        `pos` is the seq of the log row that makes the change (the event, or an amendment);
+        `logged` the log's body when `new` is the event as logged.
         """
         conn = self.conn
         if old is not None:
             conn.execute("DELETE FROM effective_events WHERE seq = ?", (seq,))
             conn.execute("DELETE FROM event_countries WHERE seq = ?", (seq,))
         if new is not None:
-            self.ee_rows.append(_effective_row(new, seq, recorded_at, corrected))
+            self.ee_rows.append(_effective_row(new, seq, recorded_at, corrected, logged))
             self.ec_rows.extend((seq, c, new["id"]) for c in sorted(set(new["countries"])))
         for p in self.sum_projections:
             if old is not None:
@@ -546,10 +568,8 @@ class _Run:
         """
         year, month = start[:4] + "-01-01", start[:7] + "-01"
         cps = self._cp_key(p, key)
-        if year == cps.yhi and year in cps.mhi:
-            mhi = cps.mhi[year]
-            if mhi == month or (mhi is None and month == year):
-                return  # the key's newest month: no checkpoint row lies after it, none to open
+        if cps.newest(year, month):
+            return
         years = cps.years
         if cps.yhi is None or year > cps.yhi:  # a new year at the end: everything so far is before it
             total = self._total(p, key)
