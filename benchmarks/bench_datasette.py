@@ -13,15 +13,22 @@ import tempfile
 import time
 from pathlib import Path
 
+#: Search words, by the share of synthetic events that contain them (benchmarks/synthetic.py):
+#: every summary is 18-40 words drawn from a 50-word vocabulary, so each of those words is
+#: in about half of all events; "samsung" is only in some announcements' subjects.
 PAGES = {
     "events table": "/tracker/effective_events",
     "faceted (kind=signing, facets kind, status)": "/tracker/effective_events?kind=signing&_facet=kind&_facet=status",
     "faceted by country (event_countries)": "/tracker/event_countries?country=UZ&_facet=country",
-    "FTS search": "/tracker/effective_events?_search=lithium+refinery",
+    "projects (status facet)": "/tracker/projects",
+    "search, selective word (samsung: 3%)": "/tracker/search?q=samsung",
+    "search, common word (railway: 54%)": "/tracker/search?q=railway",
+    "search, two common words, next 100": "/tracker/search?q=lithium+refinery&before=500000",
     "project_status_on": "/tracker/project_status_on?as_of=2015-06-30&known_at=&project=project-7",
     "project_status_on (all projects)": "/tracker/project_status_on?as_of=2015-06-30&known_at=",
     "country_tallies_on": "/tracker/country_tallies_on?as_of=2015-06&known_at=2024-06-01",
     "summit_timeline_on": "/tracker/summit_timeline_on?as_of=2015&known_at=",
+    "summit_timeline_on (one summit)": "/tracker/summit_timeline_on?as_of=2015&known_at=&project=project-530",
     "atom feed": "/tracker/recent_events.atom",
 }
 

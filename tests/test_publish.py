@@ -78,7 +78,7 @@ def all_tables(ds):
     ]
 
 
-QUERIES = ["project_status_on", "country_tallies_on", "summit_timeline_on", "calendar", "recent_events"]
+QUERIES = ["search", "project_status_on", "country_tallies_on", "summit_timeline_on", "calendar", "recent_events"]
 
 
 def assert_no_live_markup(text: str) -> None:
@@ -89,7 +89,7 @@ def assert_no_live_markup(text: str) -> None:
 def test_home_page_has_a_search_box(ds):
     page = get(ds, "/")
     assert page.status_code == 200
-    assert 'name="_search"' in page.text and 'action="/tracker/effective_events"' in page.text
+    assert 'name="q"' in page.text and 'action="/tracker/search"' in page.text
 
 
 def test_the_home_page_lists_only_the_tracker_and_credits_the_real_sources(ds):
@@ -139,6 +139,44 @@ def test_search_finds_events(ds):
     assert rows
     page = get(ds, "/tracker/effective_events?_search=zanzibarite")
     assert page.status_code == 200
+    assert_no_live_markup(page.text)
+
+
+def search(ds, q, before=""):
+    import urllib.parse
+
+    query = urllib.parse.urlencode({"q": q, "before": before, "_shape": "array"})
+    return get(ds, f"/tracker/search.json?{query}").json()
+
+
+def test_the_search_page_finds_what_the_table_search_finds_newest_recorded_first(ds):
+    for word in ("zanzibarite", "Rotem", "high-speed train", "railways", "summit"):
+        table = get(ds, "/tracker/effective_events.json?_size=max&_shape=array&_search=" + word).json()
+        rows = search(ds, word)
+        assert rows, word
+        assert [r["seq"] for r in rows] == sorted((r["seq"] for r in table), reverse=True)[:100], word
+    assert [r["event"] for r in search(ds, "zanzibarite")] == ["hostile-test-event"]
+
+
+def test_the_search_page_goes_back_a_hundred_at_a_time(ds):
+    everything = [r["seq"] for r in get(ds, "/tracker/effective_events.json?_size=max&_shape=array&_sort_desc=seq").json()]
+    first = search(ds, "the")
+    assert [r["seq"] for r in first] == [s for s in everything if s in {r["seq"] for r in first}]
+    older = search(ds, "the", before=first[-1]["seq"])
+    assert all(r["seq"] < first[-1]["seq"] for r in older)
+    assert len(first) == 100 or older == []
+
+
+@pytest.mark.parametrize("q", ["", " ", '"', '""', "NEAR(", "a OR", "*", "-x", "'; DROP TABLE events; --", SCRIPT])
+def test_the_search_page_takes_any_text(ds, q):
+    page = get(ds, "/tracker/search?q=" + __import__("urllib.parse").parse.quote(q))
+    assert page.status_code == 200, page.text[:300]
+    assert_no_live_markup(page.text)
+
+
+def test_the_search_page_shows_hostile_text_as_text(ds):
+    page = get(ds, "/tracker/search?q=hostile")
+    assert "Hostile summary &lt;script&gt;" in page.text
     assert_no_live_markup(page.text)
 
 
@@ -224,6 +262,53 @@ def test_build_known_at_leaves_out_later_events(built, tmp_path):
     out = tmp_path / "then.db"
     summary = build(work / "tracker.db", out, known_at=first.recorded_at)
     assert 1 <= summary["events"] < 52
+
+
+def test_the_summit_timeline_page_lists_the_latest_steps_up_to_the_date(built):
+    import sqlite3
+
+    from tracker import queries
+
+    conn = sqlite3.connect(built[1])
+    for params in ({"as_of": "", "known_at": "", "project": ""}, {"as_of": "2024-06", "known_at": "2024-08-01", "project": ""},
+                   {"as_of": "", "known_at": "", "project": "korea-central-asia-summit"}):
+        everything = conn.execute(queries.SUMMIT_TIMELINE, params).fetchall()
+        for limit in (1, 2, 1000):
+            assert conn.execute(queries._timeline_page_sql(limit), params).fetchall() == everything[-limit:]
+    page = load_metadata()["databases"]["tracker"]["queries"]["summit_timeline_on"]
+    assert page["sql"] == queries.SUMMIT_TIMELINE_PAGE
+    assert f"{queries.TIMELINE_PAGE_ROWS} latest steps" in page["description_html"]
+
+
+def test_query_pages_link_events_projects_and_countries(built):
+    live = datasette_for(built[0] / "tracker.db")  # as `tracker serve` runs it
+    page = get(live, "/tracker/search?q=zanzibarite")
+    assert 'href="/tracker/effective_events?id=hostile-test-event"' in page.text
+    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+    assert 'href="/tracker/countries?code=UZ"' in page.text
+    assert_no_live_markup(page.text)
+    page = get(live, "/tracker/project_status_on?as_of=&known_at=&project=hostile-project")
+    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+
+
+def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
+    from tracker.publish import INDEXES, index_name
+    from tracker.replay import replay
+
+    db = tmp_path / "full.db"
+    with EventStore(db) as store:
+        store.append(read_jsonl(record_path()))
+        catch_up(store)
+        replay(store, full=True)
+    prepare_path(db)  # as `tracker serve` does before serving
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {index_name(*spec) for spec in INDEXES} <= names
+    for sql in ("SELECT count(*) FROM projects", "SELECT status, count(*) FROM projects GROUP BY status"):
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "_current" in plan, plan  # the partial index of current rows, not the whole history
 
 
 def test_live_search_follows_new_events(tmp_path):

@@ -169,11 +169,47 @@ SUMMIT_TIMELINE = (
     + "\n)"
 )
 
+#: How many steps the "Summit timeline on a date" page lists at most: the latest ones up
+#: to the date. A page of a thousand rows took most of a second to draw and is past reading;
+#: an earlier date, or one summit, shows the steps before them.
+TIMELINE_PAGE_ROWS = 200
+
+
+def _timeline_page_sql(limit: int) -> str:
+    """SUMMIT_TIMELINE's rows, only the `limit` latest up to the date, still in date order.
+
+    The branch for every summit walks the ("on", ...) index backwards from the date
+    (bounds first, so the date bounds the walk) and stops after `limit` rows in force;
+    the one-summit branch reads that summit's rows. The outer query puts them back in
+    date order.
+    """
+    columns = _TIMELINE_COLUMNS + ", h.occurred_end, h.seq"
+    return (
+        BOUNDS
+        + f"""SELECT "on", project, status, planned_for, location, summary, event, kind, occurred FROM (
+SELECT {columns}
+FROM bounds AS b, summit_timeline_history AS h
+WHERE coalesce(:project, '') <> '' AND h.project = :project
+  AND {_BITEMPORAL}
+UNION ALL
+SELECT {columns}
+FROM bounds AS b CROSS JOIN summit_timeline_history AS h
+WHERE coalesce(:project, '') = '' AND h."on" <= b.v
+  AND {_BITEMPORAL}
+ORDER BY 1 DESC, 10 DESC, 11 DESC
+LIMIT {int(limit)}
+)
+ORDER BY "on", occurred_end, seq"""
+    )
+
+
+SUMMIT_TIMELINE_PAGE = _timeline_page_sql(TIMELINE_PAGE_ROWS)
+
 #: Canned-query SQL for Datasette: every parameter may be left blank.
 CANNED = {
     "project_status_on": PROJECT_STATUS,
     "country_tallies_on": COUNTRY_TALLIES,
-    "summit_timeline_on": SUMMIT_TIMELINE,
+    "summit_timeline_on": SUMMIT_TIMELINE_PAGE,
 }
 
 

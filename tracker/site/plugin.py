@@ -91,20 +91,43 @@ def asgi_wrapper(datasette):
 _declared_keys: dict[str, set[str]] = {}
 
 
+#: Each linked table's URL, worked out once: Datasette's URL builder took most of the time
+#: of a page of a thousand linked rows.
+_table_urls: dict[str, str] = {}
+
+
 def _link(datasette, table: str, key: str, value: str) -> markupsafe.Markup:
-    url = datasette.urls.table(DB_NAME, table) + "?" + urllib.parse.urlencode({key: value})
-    return markupsafe.Markup('<a href="{}">{}</a>').format(url, value)
+    base = _table_urls.get(table)
+    if base is None:
+        base = _table_urls[table] = datasette.urls.table(DB_NAME, table)
+    url = f"{base}?{key}={urllib.parse.quote_plus(value)}"
+    escape = markupsafe.escape
+    return markupsafe.Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
+
+
+def _links(datasette, column: str, target: tuple[str, str], value: str) -> markupsafe.Markup:
+    if column == "countries":
+        codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
+        return markupsafe.Markup(", ").join(_link(datasette, *target, code) for code in codes)
+    return _link(datasette, *target, value)
 
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    if database != DB_NAME or not isinstance(value, str) or not value or table is None:
+    """Link cells naming an event, a project or a country, on table pages and query pages.
+
+    Called for every cell drawn, so it returns None as early as it can; on a query page
+    (table is None: search, the as-of questions) nothing declares keys, so it links at once.
+    """
+    if database != DB_NAME or not isinstance(value, str) or not value:
         return None
     target = LINKS.get(column)
     if column == "id" and table in EVENT_ID_TABLES:
         target = ("effective_events", "id")
     if target is None or target[0] == table:
         return None
+    if table is None:
+        return _links(datasette, column, target, value)
 
     async def render():
         declared = _declared_keys.get(table)
@@ -113,10 +136,7 @@ def render_cell(value, column, table, database, datasette):
             declared = _declared_keys[table] = {fk["column"] for fk in await db.foreign_keys_for_table(table)}
         if column in declared:
             return None  # Datasette links declared foreign keys itself, with labels
-        if column == "countries":
-            codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
-            return markupsafe.Markup(", ").join(_link(datasette, *target, code) for code in codes)
-        return _link(datasette, *target, value)
+        return _links(datasette, column, target, value)
 
     return render()
 
