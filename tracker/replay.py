@@ -17,6 +17,13 @@ Catch-up is incremental from the checkpoint in `replay_state`, written in the sa
 transaction as the rows. A full replay (`--full`, a missing table, or a projection
 whose VERSION changed) drops and rebuilds every projection inside one write
 transaction, so a reader sees the old projections or the new, never a mix.
+
+A full replay writes exactly what catch-up would, but most events never change once
+logged, and for those it takes short cuts: it first finds the events some amendment
+touches (one query); every other event enters once, as logged, without being queued
+as a change (`_Run.plain`); state projections that name their key as SQL (`KEY_SQL`)
+are folded key by key from one ordered read of `effective_events`, with the amended
+events' changes merged in; indexes and the search index are built once, at the end.
 """
 
 from __future__ import annotations
