@@ -117,6 +117,23 @@ def test_page_loads_without_console_errors(server, browser, name):
         shutil.copyfile(shot, ROOT / "docs" / "dashboard.png")
 
 
+def test_the_home_page_search_box_finds_events(server, browser):
+    base, _ = server
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "/")
+    page.fill("#tracker-search-q", "railway")
+    page.click("form.tracker-search input[type=submit]")
+    page.wait_for_selector("table.rows-and-columns")
+    assert "/tracker/search?q=railway" in page.url
+    assert page.inner_text("table.rows-and-columns td.col-event")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"))
+    page.close()
+    assert errors == []
+
+
 def test_new_events_appear_without_restart(server, browser):
     base, db = server
     tracker = Path(sys.executable).with_name("tracker")

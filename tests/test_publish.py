@@ -174,6 +174,16 @@ def test_the_search_page_takes_any_text(ds, q):
     assert_no_live_markup(page.text)
 
 
+def test_the_search_page_offers_the_next_page_when_it_is_full(built):
+    from tracker.site.plugin import SEARCH_PAGE_ROWS
+
+    sql = load_metadata()["databases"]["tracker"]["queries"]["search"]["sql"]
+    assert sql.rstrip().endswith(f"LIMIT {SEARCH_PAGE_ROWS}")
+    live = datasette_for(built[0] / "tracker.db")
+    assert "tracker-next-page" in get(live, "/tracker/search?q=zanzibarite").text
+    assert "tracker-next-page" not in get(live, "/tracker/summit_timeline_on").text
+
+
 def test_the_search_page_shows_hostile_text_as_text(ds):
     page = get(ds, "/tracker/search?q=hostile")
     assert "Hostile summary &lt;script&gt;" in page.text

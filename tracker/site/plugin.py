@@ -87,8 +87,9 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-#: Foreign-key columns each table declares (a live database's schema keeps them for good).
-_declared_keys: dict[str, set[str]] = {}
+#: Foreign-key columns each table of each database file declares (a live database's schema
+#: keeps them for good; a built one declares them all).
+_declared_keys: dict[tuple[str | None, str], set[str]] = {}
 
 
 #: Each linked table's URL, worked out once: Datasette's URL builder took most of the time
@@ -130,10 +131,11 @@ def render_cell(value, column, table, database, datasette):
         return _links(datasette, column, target, value)
 
     async def render():
-        declared = _declared_keys.get(table)
+        db = datasette.get_database(database)
+        declared = _declared_keys.get((db.path, table))
         if declared is None:
-            db = datasette.get_database(database)
-            declared = _declared_keys[table] = {fk["column"] for fk in await db.foreign_keys_for_table(table)}
+            fks = await db.foreign_keys_for_table(table)
+            declared = _declared_keys[(db.path, table)] = {fk["column"] for fk in fks}
         if column in declared:
             return None  # Datasette links declared foreign keys itself, with labels
         return _links(datasette, column, target, value)
@@ -161,8 +163,33 @@ document.querySelectorAll("dl.column-descriptions").forEach(function (list) {
 """
 
 
+#: Rows the search page lists at a time (the LIMIT of its SQL in metadata.yml).
+SEARCH_PAGE_ROWS = 100
+
+#: The search page lists the newest matches a hundred at a time; its `before` parameter
+#: goes further back. A full page gets a link to the next one, from its last row's seq.
+NEXT_SEARCH_PAGE = """
+(function () {
+  var cells = document.querySelectorAll("table.rows-and-columns td.col-seq");
+  if (cells.length < %d) return;
+  var params = new URLSearchParams(location.search);
+  params.set("before", cells[cells.length - 1].textContent.trim());
+  var link = document.createElement("a");
+  link.href = "?" + params.toString();
+  link.textContent = "Next %d matches (recorded earlier) \u2192";
+  var para = document.createElement("p");
+  para.className = "tracker-next-page";
+  para.appendChild(link);
+  var table = document.querySelector("table.rows-and-columns");
+  (table.closest(".table-wrapper") || table).insertAdjacentElement("afterend", para);
+})();
+""" % (SEARCH_PAGE_ROWS, SEARCH_PAGE_ROWS)
+
+
 @hookimpl
-def extra_body_script(template, database, datasette):
-    if database == DB_NAME and template in ("table.html", "query.html"):
-        return FOLD_COLUMN_DESCRIPTIONS
-    return None
+def extra_body_script(template, database, request, datasette):
+    if database != DB_NAME or template not in ("table.html", "query.html"):
+        return None
+    if template == "query.html" and request is not None and request.path == datasette.urls.table(DB_NAME, "search"):
+        return FOLD_COLUMN_DESCRIPTIONS + NEXT_SEARCH_PAGE
+    return FOLD_COLUMN_DESCRIPTIONS
