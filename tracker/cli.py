@@ -230,8 +230,9 @@ def list_(
     from events.dates import DateError, parse_occurred
     from events.models import WORLD_KINDS
 
-    from .listing import effective_events
-    from .output import emit_json, emit_table
+    from .listing import current_events, effective_events
+    from .output import emit_json_array, emit_table
+    from .replay import ensure_current
     from .timeaxes import TimeError, as_of_day, known_at_stamp
 
     if kind is not None and kind not in WORLD_KINDS:
@@ -239,25 +240,25 @@ def list_(
     try:
         bounds = {
             "as_of": as_of_day(as_of),
-            "known_at": known_at_stamp(known_at),
             "since": parse_occurred(since).start.isoformat() if since else None,
             "until": parse_occurred(until).end.isoformat() if until else None,
         }
+        known = known_at_stamp(known_at)
     except (TimeError, DateError) as e:
         raise fail(str(e)) from None
+    filters = {"kind": kind, "country": country.upper() if country else None, "project": project, **bounds}
     with open_existing(ctx) as store:
-        found = list(
-            effective_events(
-                store,
-                kind=kind,
-                country=country.upper() if country else None,
-                project=project,
-                **bounds,
-            )
-        )
-    if as_json:
-        emit_json([event.as_json() for event in found])
-        return
+        if known is None:
+            # as known now: the replayed index answers from its indexes, streaming
+            ensure_current(store)
+            found = current_events(store, **filters)
+        else:
+            # what the tracker said then: the log itself, read through its amendments
+            found = effective_events(store, known_at=known, **filters)
+        if as_json:
+            emit_json_array(event.as_json() for event in found)
+            return
+        found = list(found)
     emit_table(
         ["occurred", "kind", "countries", "project", "summary", "id"],
         (

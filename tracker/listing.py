@@ -31,6 +31,46 @@ class EffectiveEvent:
         return {**self.record, "seq": self.seq, "recorded_at": self.recorded_at}
 
 
+def current_events(
+    store: EventStore,
+    *,
+    as_of: str | None = None,
+    kind: str | None = None,
+    country: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[EffectiveEvent]:
+    """The same events as `effective_events` with no `known_at`, read from the replayed tables.
+
+    `effective_events` (the replay's own index of the log as known now) has the
+    effective form of every live event, indexed by world order, kind, project and
+    country, so a filtered listing reads only what it returns and streams it, where
+    reading the log parses every event. The caller brings the projections up to date.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("e.kind = ?", kind),
+        ("e.project = ?", project),
+        ("e.seq IN (SELECT c.seq FROM event_countries c WHERE c.country = ?)", country),
+        ("e.occurred_start >= ?", since),
+        ("e.occurred_start <= ?", until),
+        ("e.occurred_start <= ?", as_of),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    rows = store.conn.execute(
+        f"SELECT e.seq, e.recorded_at, e.body, e.corrected FROM effective_events e{where}"
+        " ORDER BY e.occurred_start, e.occurred_end, e.seq",
+        params,
+    )
+    for seq, recorded_at, body, corrected in rows:
+        yield EffectiveEvent(seq, recorded_at, orjson.loads(body), bool(corrected))
+
+
 def amendments_by_target(store: EventStore, known_at: str | None = None) -> dict[str, list[Amendment]]:
     """Every amendment recorded by `known_at`, grouped under the world event it ultimately concerns."""
     sql = (
@@ -84,6 +124,7 @@ def effective_events(
     for seq, recorded_at, event_id, body in rows:
         record = orjson.loads(body)
         own = amendments.get(event_id)
+        original = record
         if own:
             record = effective_form(record, own, known_at)
             if record is None:
@@ -99,7 +140,8 @@ def effective_events(
             continue
         if project and record.get("project") != project:
             continue
-        found.append(EffectiveEvent(seq, recorded_at, record, bool(own)))
+        # corrected: a live correction changed it (not one that was itself retracted)
+        found.append(EffectiveEvent(seq, recorded_at, record, record is not original))
     # Corrections can move an event's date, so the SQL order is only nearly right.
     found.sort(key=lambda e: e.sort_key)
     yield from found

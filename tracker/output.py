@@ -15,6 +15,19 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_array(items: Iterable[Any]) -> None:
+    """A JSON array on stdout, item by item: the same text as `emit_json(list(items))`
+    without holding every item in memory."""
+    out = sys.stdout.buffer
+    first = True
+    for item in items:
+        text = orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+        out.write((b"[\n  " if first else b",\n  ") + text)
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+    out.flush()
+
+
 def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
     """A table on a terminal; tab-separated lines with a header when piped."""
     rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
