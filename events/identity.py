@@ -7,6 +7,7 @@ reproducible and importing the same file twice recognises what it already has.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -36,6 +37,18 @@ def content_id(record: dict[str, Any]) -> str:
     return f"{prefix}-{record['kind']}-{digest}"
 
 
+@lru_cache(maxsize=65536)
+def _first_day(occurred: str) -> str:
+    """The first day a date may mean, as ISO text: what content ids start with."""
+    return parse_occurred(occurred).start.isoformat()
+
+
+@lru_cache(maxsize=1024)
+def _key_text(key: str) -> bytes:
+    """How a key starts its member in JSON: `"key":`."""
+    return orjson.dumps(key) + b":"
+
+
 def identified(record: dict[str, Any], *, key_ordered: bool = False) -> tuple[str, bytes]:
     """(id, canonical JSON with that id) of a record: its own id, else its content id.
 
@@ -49,20 +62,21 @@ def identified(record: dict[str, Any], *, key_ordered: bool = False) -> tuple[st
     if "id" in record:
         return record["id"], dump(record)
     rest = dump(record)
-    digest = hashlib.sha256(rest).hexdigest()[:12]
-    if record.get("occurred"):
-        prefix = parse_occurred(record["occurred"]).start.isoformat()
-    else:
-        prefix = str(record.get("target", "amendment"))[:80]
-    event_id = f"{prefix}-{record['kind']}-{digest}"
+    occurred = record.get("occurred")
+    prefix = _first_day(occurred) if occurred else str(record.get("target", "amendment"))[:80]
+    event_id = f"{prefix}-{record['kind']}-{hashlib.sha256(rest).hexdigest()[:12]}"
+    following = None
     if key_ordered:
-        following = next((key for key in record if key > "id"), None)
+        for key in record:
+            if key > "id":
+                following = key
+                break
     else:
         following = min((key for key in record if key > "id"), default=None)
     if following is not None:
         # `"key":` with its quotes unescaped is always a key; with no "{" before it
         # (other than the outer one) no nested object is open, so it is top-level.
-        at = rest.find(b'"%s":' % following.encode())
+        at = rest.find(_key_text(following))
         if at > 0 and rest.find(b"{", 1, at) < 0:
-            return event_id, b'%s"id":%s,%s' % (rest[:at], canonical_json(event_id), rest[at:])
+            return event_id, b"".join((rest[:at], b'"id":', orjson.dumps(event_id), b",", rest[at:]))
     return event_id, canonical_json({**record, "id": event_id})

@@ -53,6 +53,7 @@ Status = Literal[
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
 
+@lru_cache(maxsize=65536)
 def _edtf(text: str) -> str:
     try:
         parse_occurred(text)
