@@ -5,7 +5,8 @@ The SQL below is written to be pasted into Datasette canned queries as it is: it
 date means the end of its period; a date for `:known_at` means the end of that day,
 UTC), plus `:project` or `:country` (blank = all). `CANNED` holds those texts. The CLI
 runs the same SQL with the key filter written as a plain equality, so the index on
-(key, valid_from, known_from) serves it.
+(key, valid_from, known_from) serves it. The summit timeline's page lists only the
+latest TIMELINE_PAGE_ROWS steps up to the date; the CLI lists them all.
 """
 
 from __future__ import annotations

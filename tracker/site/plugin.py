@@ -2,7 +2,9 @@
 
 - Links: on a live database the projection tables declare no foreign keys, so cells
   naming an event, a project or a country are rendered as links here (a built database
-  declares real foreign keys and Datasette links those itself).
+  declares real foreign keys and Datasette links those itself); so are such cells on
+  query pages (search, the as-of questions), where nothing declares keys.
+- The search page lists a hundred matches at a time: a full page gets a link to the next.
 - Freshness: the replay engine may replace `effective_events` wholesale, which drops the
   search triggers with the old table; after any write by another process the search
   index is checked and rebuilt if needed, so new events are searchable without a restart.
@@ -94,13 +96,14 @@ _declared_keys: dict[tuple[str | None, str], set[str]] = {}
 
 #: Each linked table's URL, worked out once: Datasette's URL builder took most of the time
 #: of a page of a thousand linked rows.
-_table_urls: dict[str, str] = {}
+_table_urls: dict[tuple[str, str], str] = {}
 
 
 def _link(datasette, table: str, key: str, value: str) -> markupsafe.Markup:
-    base = _table_urls.get(table)
+    where = (datasette.setting("base_url"), table)
+    base = _table_urls.get(where)
     if base is None:
-        base = _table_urls[table] = datasette.urls.table(DB_NAME, table)
+        base = _table_urls[where] = datasette.urls.table(DB_NAME, table)
     url = f"{base}?{key}={urllib.parse.quote_plus(value)}"
     escape = markupsafe.escape
     return markupsafe.Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
