@@ -43,6 +43,44 @@ seconds = time.perf_counter() - started
 print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, result.events)
 """
 
+#: The full replay again, timing its phases (set BENCH_REPLAY_SPLIT=1): where the time goes.
+SPLIT = r"""
+import sys, time
+from tracker.store import EventStore
+import tracker.publish as publish
+import tracker.replay as replay
+spent = {}
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+    return wrapper
+replay._drop_and_create = timed("drop old tables", replay._drop_and_create)
+replay._Run.apply_log = timed("log pass", replay._Run.apply_log)
+replay._Run.flush = timed("  of which row inserts", replay._Run.flush)
+replay._Run.write_totals = timed("totals", replay._Run.write_totals)
+replay._Run.refold = timed("state folds", replay._Run.refold)
+publish.ensure_search = timed("search index", publish.ensure_search)
+store = EventStore(sys.argv[1])
+conn = store.conn
+conn.execute("BEGIN IMMEDIATE")
+started = time.perf_counter()
+replay._run(conn, full=True)
+total = time.perf_counter() - started
+started = time.perf_counter()
+conn.execute("COMMIT")
+spent["commit (with WAL checkpoint)"] = time.perf_counter() - started
+accounted = sum(v for k, v in spent.items() if not k.startswith(" ") and not k.startswith("commit"))
+spent["index builds and the rest"] = total - accounted
+order = ["drop old tables", "log pass", "  of which row inserts", "totals", "state folds", "search index",
+         "index builds and the rest", "commit (with WAL checkpoint)"]
+for name in order:
+    print(name.replace(" ", "_"), spent.get(name, 0.0))
+"""
+
 APPEND = r"""
 import statistics, sys, time
 from tracker.store import EventStore
@@ -144,6 +182,12 @@ def run(suite: str, n: int, workdir: str | None) -> None:
         f"full replay: {full_s:.2f} s ({full_s / floor_s:.1f}x floor), peak {full_mb:.0f} MB,"
         f" {int(events)} events"
     )
+
+    if os.environ.get("BENCH_REPLAY_SPLIT"):
+        for line in _python(SPLIT, db):
+            if line.strip():
+                name, seconds = line.split()
+                print(f"  split {name.replace('_', ' ')}: {float(seconds):.2f} s")
 
     median, worst = map(float, _python(APPEND, db)[0].split())
     print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms (of 9)")
