@@ -120,8 +120,14 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
         return data.count(b"\n"), (e.message, e.line)
 
 
-def _work(path: str, size: int, block: int, conn) -> None:
-    """A worker: prepare the blocks asked for, in the order asked, until told to stop."""
+def _work(path: str, size: int, block: int, conn, theirs: list) -> None:
+    """A worker: prepare the blocks asked for, in the order asked, until told to stop.
+
+    `theirs` are the storing process's ends of the pipes, inherited on fork: closed
+    here, so that when that process closes them this worker sees the pipe end.
+    """
+    for end in theirs:
+        end.close()
     # Nothing a worker keeps between blocks forms reference cycles, and the cycle
     # collector's passes over each block's many young objects cost more than the
     # preparing itself; collect by hand, rarely, instead.
@@ -167,7 +173,8 @@ def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | Non
     try:
         for _ in range(count):
             mine, theirs = context.Pipe()
-            process = context.Process(target=_work, args=(path, size, block, theirs), daemon=True)
+            inherited = [*conns, mine] if method == "fork" else []
+            process = context.Process(target=_work, args=(path, size, block, theirs, inherited), daemon=True)
             process.start()
             theirs.close()
             processes.append(process)

@@ -1,0 +1,265 @@
+"""The fast import path must give exactly what the one-event-at-a-time path gives.
+
+A large import validates a batch in one call, writes each record once with its
+content id spliced in, and has worker processes read their own blocks of the file.
+Every one of those shortcuts is checked here against the plain path: same records,
+same bytes and ids, same accepted and refused events, same error for the same file.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+import tracker.importing
+import tracker.store
+from benchmarks.synthetic import generate
+from events.identity import canonical_json, content_id, identified
+from events.models import key_ordered_kinds, to_record, validate_event, validate_records
+from tracker.importing import import_file
+from tracker.store import LOG_FIELDS, EventStore, LogError, prepare, prepare_batch
+
+from .conftest import EXAMPLES, example, write_jsonl
+
+
+def _variants() -> list[dict]:
+    """Valid events of every kind, written in the ways people write them."""
+    events = [example(kind) for kind in EXAMPLES]
+    events += [
+        example("visit", visitor="  Padded Name  ", summary=" Spaces around. ", level=None),
+        example("visit", occurred=" 2024-06 ", countries=["KR", "UZ"], host_country="UZ"),
+        example("signing", agreement_count="3", value={"amount": 1500000, "currency": "EUR"}),
+        example("signing", value={"amount": "1.50E+3", "currency": "KRW"}),
+        example("signing", value={"amount": "0.000", "currency": "USD"}),
+        example("figure", amount=12.5, period=None),
+        example("figure", amount="007.10"),
+        example("order", quantity=None, value=None, project="uz-trains", status="negotiating"),
+        example("order", quantity=4.0),
+        example("forum", edition=None, host_country=None, attendance="12"),
+        example("meeting", project="kca", project_name="Korea-Central Asia", note="Sources disagree."),
+        example("meeting", location={"name": " Astana ", "lat": 51, "lon": "71.4491"}),
+        example("mou", id="my-own.id_1", occurred="2024-06-10/2024-06-12~"),
+        example("summit", planned_for=None, occurred="2025?"),
+        example("announcement", sources=[{"publisher": "P", "title": "T", "published": "2024-02-29"}]),
+        example("milestone", status="completed", occurred="2023-02/2023-04"),
+        {"kind": "retraction", "target": "2024-06-12-visit-0123456789ab", "reason": "Wrong."},
+        {"kind": "correction", "target": "x", "reason": "Typo.", "changes": {"summary": "New.", "b": {"z": 1, "a": 2}}},
+        {"kind": "correction", "target": "x", "reason": "Typo.", "changes": {"occurred": "2024"},
+         "countries": ["KZ"], "summary": None, "note": None},
+    ]
+    return events
+
+
+def _invalid() -> list[dict]:
+    """Events that must be refused, each for one reason."""
+    bad = [
+        example("visit", occurred="2024-13"),
+        example("visit", occurred="2024-02-30"),
+        example("visit", countries=["kr"]),
+        example("visit", countries=["KR", "KR"]),
+        example("visit", countries=[]),
+        example("visit", status="agreed"),
+        example("visit", project_name="Orphan name"),
+        example("visit", level="royal"),
+        example("visit", typo="x"),
+        example("signing", value={"amount": "-1", "currency": "USD"}),
+        example("signing", value={"amount": "NaN", "currency": "USD"}),
+        example("signing", value={"amount": "1", "currency": "usd"}),
+        example("signing", agreement_count=0),
+        example("order", quantity=4.5),
+        example("meeting", sources=[{"publisher": "P", "title": "T", "published": "2024-02-30"}]),
+        example("meeting", sources=[{"publisher": "P", "title": "T", "published": "2024-01-01", "url": "ftp://x"}]),
+        example("meeting", sources=[{"publisher": "P", "title": "T", "published": "2024-01-01", "extra": 1}]),
+        example("meeting", location={"name": "N", "lat": 91, "lon": 0}),
+        example("meeting", summary="   "),
+        example("meeting", id="Upper"),
+        example("figure", amount="inf"),
+        {"kind": "retraction", "target": "x", "reason": "r", "project": "p"},
+        {"kind": "correction", "target": "x", "reason": "r", "changes": {"id": "y"}},
+        {"kind": "correction", "target": "x", "reason": "r", "changes": {}},
+        {"kind": "nothing"},
+        {"summary": "no kind"},
+    ]
+    return bad
+
+
+def test_validating_a_batch_gives_exactly_the_records_of_one_at_a_time():
+    events = _variants() + [{k: v for k, v in e.items() if k != "recorded_at"} for e in generate(3000)]
+    assert validate_records(copy.deepcopy(events)) == [to_record(validate_event(e)) for e in events]
+
+
+def test_a_batch_with_any_invalid_event_is_refused_like_the_event_itself():
+    for event in _invalid():
+        with pytest.raises(ValidationError):
+            validate_event(copy.deepcopy(event))
+        with pytest.raises(ValidationError):
+            validate_records([example("visit"), copy.deepcopy(event)])
+
+
+def test_records_of_key_ordered_kinds_come_with_their_keys_sorted_at_every_level():
+    def ordered(value) -> bool:
+        if isinstance(value, dict):
+            return list(value) == sorted(value) and all(ordered(v) for v in value.values())
+        if isinstance(value, list):
+            return all(ordered(v) for v in value)
+        return True
+
+    for record in validate_records(_variants()):
+        if record["kind"] in key_ordered_kinds():
+            assert ordered(record)
+
+
+def test_a_spliced_content_id_gives_the_same_id_and_bytes_as_writing_it_twice():
+    records = validate_records(_variants() + [{k: v for k, v in e.items() if k != "recorded_at"} for e in generate(2000)])
+    for record in records:
+        expected = dict(record)
+        expected.setdefault("id", content_id(record))
+        for key_ordered in {False, record["kind"] in key_ordered_kinds()}:
+            assert identified(record, key_ordered=key_ordered) == (expected["id"], canonical_json(expected))
+
+
+def test_preparing_a_batch_equals_preparing_each_event(monkeypatch):
+    items = [(n, e) for n, e in enumerate(_variants() + list(generate(500)), 1)]
+    items.append((len(items) + 1, {**example("visit"), "seq": 9, "recorded_at": "2024-01-01T00:00:00.000000Z",
+                                   "prev_hash": "0" * 64, "hash": "f" * 64}))
+    one_by_one = [prepare(copy.deepcopy(item)) for item in items]
+    calls = []
+    monkeypatch.setattr(tracker.store, "prepare", lambda item: calls.append(item))  # must not be needed
+    batch = prepare_batch(copy.deepcopy(items))
+    assert calls == []
+    assert batch.lines == [p.line for p in one_by_one]
+    assert batch.ids == [p.id for p in one_by_one]
+    assert batch.kinds == [p.kind for p in one_by_one]
+    assert batch.occurred == [p.occurred for p in one_by_one]
+    assert batch.starts == [p.occurred_start for p in one_by_one]
+    assert batch.ends == [p.occurred_end for p in one_by_one]
+    assert batch.bodies.split("\n") == [p.body.decode() for p in one_by_one]
+    assert batch.recorded_at == [p.log_fields.get("recorded_at") for p in one_by_one]
+    assert batch.restores == {len(items) - 1: one_by_one[-1].log_fields}
+
+
+def test_preparing_a_batch_leaves_the_callers_events_as_they_were():
+    items = [(1, {**example("visit"), "recorded_at": "2024-01-01T00:00:00.000000Z"})]
+    before = copy.deepcopy(items)
+    prepare_batch(items)
+    assert items == before
+
+
+@pytest.mark.parametrize("log_fields", [
+    {"recorded_at": "2024-01-01T00:00:00Z"},
+    {"recorded_at": "2024-02-30T00:00:00.000000Z"},
+    {"recorded_at": None},
+    {"hash": "f" * 64},
+])
+def test_a_batch_with_a_bad_log_field_names_the_first_bad_line(log_fields):
+    items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 6)]
+    items[3][1].update(log_fields)
+    with pytest.raises(LogError) as fast:
+        prepare_batch(items)
+    with pytest.raises(LogError) as slow:
+        for item in items:
+            prepare(item)
+    assert (fast.value.line, fast.value.message) == (slow.value.line, slow.value.message) and fast.value.line == 4
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Every file is 'large' and cut into blocks of a few lines, for several workers."""
+    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 3)
+
+
+def _import(tmp_path, name: str, data: bytes, parallel: bool, monkeypatch) -> tuple[str, list]:
+    """(outcome, exported lines) of importing `data` into a fresh log."""
+    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
+    path = tmp_path / f"{name}.jsonl"
+    path.write_bytes(data)
+    with EventStore(tmp_path / f"{name}-{parallel}.db") as store:
+        try:
+            result = import_file(store, str(path), show_progress=False)
+            outcome = f"added {result.added} skipped {result.skipped}"
+        except LogError as e:
+            outcome = str(e)
+        exported = [orjson.loads(line) for line in store.export_lines()]
+    for event in exported:
+        event.pop("recorded_at"), event.pop("hash"), event.pop("prev_hash")
+    return outcome, exported
+
+
+def _lines(events) -> list[bytes]:
+    return [orjson.dumps(e) for e in events]
+
+
+@pytest.mark.parametrize("case", ["plain", "blank lines", "crlf", "no final newline", "long line",
+                                  "bad json last", "truncated last", "bad event late", "duplicate",
+                                  "different content", "amendments", "many errors"])
+def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case):
+    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 2)
+    monkeypatch.setattr(tracker.importing, "LINE_BYTES", 200)
+    events = [example("meeting", summary=f"Meeting number {i}.") for i in range(30)]
+    lines = _lines(events)
+    if case == "blank lines":
+        lines[3:3] = [b"", b"   ", b"\t"]
+        lines.append(b"")
+    if case == "crlf":
+        lines = [line + b"\r" for line in lines]
+    if case == "long line":
+        lines[10] = orjson.dumps(example("meeting", summary="Long. " * 300))
+    if case == "bad json last":
+        lines.append(b'{"kind": "visit",')
+    if case == "truncated last":
+        lines[-1] = lines[-1][:-5]
+    if case == "bad event late":
+        lines[25] = orjson.dumps(example("meeting", countries=["ZZ"]))
+    if case == "duplicate":
+        lines[20] = lines[2]
+    if case == "different content":
+        lines[20] = orjson.dumps(example("meeting", id="fixed", summary="One."))
+        lines[2] = orjson.dumps(example("meeting", id="fixed", summary="Two."))
+    if case == "amendments":
+        target = content_id(to_record(validate_event(events[0])))
+        lines.insert(5, orjson.dumps({"kind": "correction", "target": target, "reason": "Typo.",
+                                      "changes": {"summary": "Fixed."}}))
+        lines.insert(6, orjson.dumps({"kind": "retraction", "target": target, "reason": "Wrong."}))
+        lines.insert(7, orjson.dumps({"kind": "retraction", "target": target, "reason": "Twice."}))
+    if case == "many errors":
+        lines[7] = b"not json"
+        lines[12] = orjson.dumps(example("meeting", occurred="2024-13"))
+    data = b"\n".join(lines)
+    if case != "no final newline" and not case.endswith("last"):
+        data += b"\n"
+    one_process = _import(tmp_path, "one", data, False, monkeypatch)
+    workers = _import(tmp_path, "many", data, True, monkeypatch)
+    assert workers == one_process
+
+
+def test_an_export_restores_exactly_through_the_workers(store, tmp_path, small_blocks):
+    events = list(generate(300))
+    path = tmp_path / "in.jsonl"
+    write_jsonl(path, events)
+    assert import_file(store, str(path), show_progress=False).added == 300
+    assert import_file(store, str(path), show_progress=False).added == 0  # idempotent
+    exported = tmp_path / "export.jsonl"
+    exported.write_bytes(b"".join(store.export_lines()))
+    with EventStore(tmp_path / "restored.db") as restored:
+        assert import_file(restored, str(exported), show_progress=False).added == 300
+        assert b"".join(restored.export_lines()) == exported.read_bytes()
+
+
+def test_a_failed_import_leaves_no_worker_running(store, tmp_path, small_blocks):
+    events = [example("meeting", summary=f"Meeting number {i}.") for i in range(200)]
+    events[5]["countries"] = ["ZZ"]
+    path = tmp_path / "in.jsonl"
+    write_jsonl(path, events)
+    with pytest.raises(LogError, match="^line 6: "):
+        import_file(store, str(path), show_progress=False)
+    assert multiprocessing.active_children() == []
+    assert store.count() == 0
+
+
+def test_log_fields_are_not_taken_for_event_fields():
+    assert set(LOG_FIELDS).isdisjoint({name for kind in EXAMPLES for name in example(kind)})
