@@ -263,3 +263,30 @@ def test_a_failed_import_leaves_no_worker_running(store, tmp_path, small_blocks)
 
 def test_log_fields_are_not_taken_for_event_fields():
     assert set(LOG_FIELDS).isdisjoint({name for kind in EXAMPLES for name in example(kind)})
+
+
+@pytest.mark.parametrize("stamp", [
+    "2024-01-01T00:00:00.000000Z", "2024-02-29T23:59:59.999999Z", "2023-02-29T00:00:00.000000Z",
+    "2024-01-01T24:00:00.000000Z", "2024-01-01T00:60:00.000000Z", "2024-01-01T00:00:60.000000Z",
+    "0000-01-01T00:00:00.000000Z", "2024-13-01T00:00:00.000000Z", "2024-01-01T00:00:00.000000",
+    "2024-01-01T00:00:00Z", "2024-01-01 00:00:00.000000Z", "٢٠٢٤-01-01T00:00:00.000000Z",
+    "2024-01-01T00:00:00.00000٠Z", "2024-01-01T00:00:00.000000Z\n2024-01-01T00:00:00.000000Z",
+    "2024-01-01T00:00:00.000000Z\n", 20240101, None,
+])
+def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp):
+    items = [(1, {**example("visit"), "recorded_at": "2024-01-01T00:00:00.000000Z"}),
+             (2, {**example("mou"), "recorded_at": stamp})]
+    try:
+        for item in items:
+            prepare(copy.deepcopy(item))
+        alone = None
+    except LogError as e:
+        alone = str(e)
+    try:
+        batch = prepare_batch(copy.deepcopy(items))
+        together = None
+    except LogError as e:
+        together = str(e)
+    assert together == alone
+    if alone is None:
+        assert batch.recorded_at[1] == stamp

@@ -48,25 +48,32 @@ def _lines(f: BinaryIO, on_bytes=None) -> Iterator[tuple[int, dict[str, Any]]]:
         on_bytes(done)
 
 
-def _prepare_lines(numbered: list[tuple[int, bytes, bytes]]) -> PreparedBatch:
-    """Prepare (line, text, raw line) triples; raise LogError for the first bad line.
+def _prepare_lines(numbered: list[tuple[int, bytes]], unterminated: int | None = None) -> PreparedBatch:
+    """Prepare (line, text) pairs of a block; raise LogError for the first bad line.
 
-    `text` is the line without its newline, which parses the same; `raw` is the line
-    as the file gives it, whose parse error names the same position as before.
+    `text` is a line without its newline, which parses the same as with it; only a
+    parse error, whose message names a position, needs the line exactly as the file
+    has it: with its newline, unless it is line `unterminated`, the file's last.
     """
+    try:
+        items = [(number, orjson.loads(text)) for number, text in numbered]
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        return prepare_batch(items)
     items = []
-    for number, text, raw in numbered:
+    for number, text in numbered:
         try:
             items.append((number, orjson.loads(text)))
         except orjson.JSONDecodeError:
             if items:
                 prepare_batch(items)  # a bad line before this one is the one to name
             try:
-                orjson.loads(raw)
+                orjson.loads(text if number == unterminated else text + b"\n")
             except orjson.JSONDecodeError as e:
                 raise LogError(f"not valid JSON ({e})", number) from None
             raise  # pragma: no cover - the text and the raw line parse alike
-    return prepare_batch(items)
+    raise AssertionError("unreachable: some line did not parse")  # pragma: no cover
 
 
 def _boundary(fd: int, nominal: int, size: int) -> int:
@@ -105,19 +112,21 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
     end = _boundary(fd, (index + 1) * block, size) if (index + 1) * block < size else size
     data = _read(fd, start, end) if start < end else b""
     texts = data.split(b"\n")
-    ended = texts[-1] == b""
-    if ended:
+    unterminated = None if texts[-1] == b"" else len(texts)
+    if unterminated is None:
         texts.pop()
-    last = len(texts) - 1
+    # A line starting with anything but white space is not blank: strip (a copy) only the rest.
     numbered = [
-        (number, text, text + b"\n" if ended or position < last else text)
-        for position, (number, text) in enumerate(enumerate(texts, 1))
-        if text.strip()
+        (number, text) for number, text in enumerate(texts, 1) if text[:1] not in _SPACE or text.strip()
     ]
     try:
-        return data.count(b"\n"), _prepare_lines(numbered)
+        return data.count(b"\n"), _prepare_lines(numbered, unterminated)
     except LogError as e:
         return data.count(b"\n"), (e.message, e.line)
+
+
+#: What bytes.strip() strips.
+_SPACE = b" \t\n\r\x0b\x0c"
 
 
 def _work(path: str, size: int, block: int, conn, theirs: list) -> None:

@@ -242,6 +242,7 @@ def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
     records = validate_records([data for _, data in items], passthrough=LOG_FIELDS)
     ordered = key_ordered_kinds()
     ids, kinds, occurred, starts, ends, bodies, stamps = [], [], [], [], [], [], []
+    stamps_given: list[Any] = []
     restores: dict[int, dict[str, Any]] = {}
     for position, record in enumerate(records):
         stamp = record.pop("recorded_at", _ABSENT)
@@ -250,9 +251,9 @@ def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
             if "seq" in record or "prev_hash" in record or "hash" in record:
                 raise _Unfit
         else:
-            _valid_timestamp(stamp)
-            restore = {key: record.pop(key) for key in _RESTORE_FIELDS if key in record}
-            if restore:
+            stamps_given.append(stamp)
+            if "seq" in record or "prev_hash" in record or "hash" in record:
+                restore = {key: record.pop(key) for key in _RESTORE_FIELDS if key in record}
                 restores[position] = {"recorded_at": stamp, **restore}
         kind = record["kind"]
         event_id, body = identified(record, key_ordered=kind in ordered)
@@ -265,6 +266,7 @@ def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
         ends.append(end)
         bodies.append(body)
         stamps.append(stamp)
+    _valid_timestamps(stamps_given)
     return PreparedBatch(
         [line for line, _ in items], ids, kinds, occurred, starts, ends, _text(bodies), stamps, restores
     )
@@ -315,6 +317,33 @@ def _valid_timestamp(value: Any) -> str:
     except ValueError:
         raise ValueError(f"recorded_at {value!r} is not a real moment") from None
     return value
+
+
+#: Timestamps one a line, each a time of day that exists: ASCII digits only, 27 characters.
+_TIMESTAMPS = re.compile(r"(?:\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\n)*", re.ASCII)
+
+
+def _valid_timestamps(stamps: list[Any]) -> None:
+    """`_valid_timestamp` for many at once, without saying which is bad: raises ValueError.
+
+    One pattern over all of them checks the format and the time of day; each distinct
+    day is then checked once to be a real date. That accepts exactly what
+    `_valid_timestamp` accepts.
+    """
+    if not stamps:
+        return
+    if not all(type(stamp) is str for stamp in stamps):
+        raise ValueError("recorded_at must be text")
+    text = "\n".join(stamps) + "\n"
+    if len(text) != 28 * len(stamps) or not _TIMESTAMPS.fullmatch(text):  # (a newline inside one, too)
+        raise ValueError("a recorded_at is not in the log's format")
+    for day in {stamp[:10] for stamp in stamps}:
+        _real_day(day)
+
+
+@lru_cache(maxsize=4096)
+def _real_day(day: str) -> None:
+    dt.date.fromisoformat(day)
 
 
 def resolve_db_path(db: str | os.PathLike | None) -> Path:
