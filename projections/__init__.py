@@ -22,8 +22,9 @@ Two shapes of fold are supported:
     ROW_COLUMNS, FIELDS (event fields the fold reads), KEY_FILTER (a WHERE clause on
     `effective_events` selecting the key's events, one `?` for the key), SCHEMA (DDL).
     Optionally, KEY_SQL: for a projection whose ``keys`` gives at most one key, that key
-    as an SQL expression over an `effective_events` row (NULL: none). A full replay then
-    folds every key from one ordered read of the table instead of queueing each event.
+    as an SQL expression over an `effective_events` row (NULL or '': none), ideally a
+    column an index of the table leads with. A full replay then folds every key from
+    one ordered read of the table instead of queueing each event.
 
 ``sum`` folds (`country_tallies`)
     The state of a key is a sum over its events, so each event's contribution is a

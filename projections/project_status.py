@@ -23,8 +23,8 @@ KEY_COLUMN = "project"
 ROW_COLUMNS = ("valid_from", "valid_to", "project", "name", "status", "since", "status_event", "event")
 FIELDS = ("kind", "project", "status", "project_name")
 KEY_FILTER = "project = ?"
-#: The key of an `effective_events` row as SQL (NULL: none), for folding every key in one query.
-KEY_SQL = "nullif(project, '')"
+#: The key of an `effective_events` row as SQL (NULL or '': none), for folding every key in one query.
+KEY_SQL = "project"
 
 SCHEMA = """
 CREATE TABLE project_status_history (

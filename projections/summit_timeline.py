@@ -26,8 +26,8 @@ ROW_COLUMNS = (
 )
 FIELDS = ("kind", "occurred", "project", "status", "project_name", "planned_for", "location", "summary")
 KEY_FILTER = "project = ?"
-#: The key of an `effective_events` row as SQL (NULL: none), for folding every key in one query.
-KEY_SQL = "nullif(project, '')"
+#: The key of an `effective_events` row as SQL (NULL or '': none), for folding every key in one query.
+KEY_SQL = "project"
 
 SCHEMA = """
 CREATE TABLE summit_timeline_history (

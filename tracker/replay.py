@@ -159,6 +159,14 @@ def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
     return deferred
 
 
+_INDEXED = re.compile(r"\bON\s+(\w+)", re.IGNORECASE)
+
+
+def _indexed_table(statement: str) -> str:
+    """The table a CREATE INDEX statement indexes."""
+    return _INDEXED.search(statement).group(1)
+
+
 def _checkpoints(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
     conn.execute(STATE_TABLE)
     return {name: (version, last) for name, version, last in conn.execute("SELECT * FROM replay_state")}
@@ -739,9 +747,9 @@ class _Run:
         queued = {p.NAME: dict(self._queued(p)) for p in group}
         fields = sorted({name for p in group for name in p.FIELDS})
         paths = ", ".join(f"'$.{name}'" for name in (*fields, "id"))  # two paths or more: a JSON array
-        rows = self.conn.execute(
+        rows = self.conn.execute(  # in key order through an index on the key: no sort of the whole table
             f"SELECT {key_sql}, seq, id, recorded_at, occurred_start, occurred_end, json_extract(body, {paths})"
-            f" FROM effective_events WHERE {key_sql} IS NOT NULL ORDER BY 1, 2"
+            f" FROM effective_events WHERE {key_sql} <> '' ORDER BY {key_sql}, seq"
         )
         pending = sorted({key for changes in queued.values() for key in changes})
         logged = ((key, list(found)) for key, found in groupby(rows, key=itemgetter(0)))
@@ -895,10 +903,17 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     run = _Run(conn, full=result.full)
     result.events, result.last_seq = run.apply_log(after)
     run.write_totals()
+    # bulk index builds, far faster than growing them row by row: the engine's own tables
+    # are complete now, and the state folds read effective_events through its indexes
+    engine = {name for _, name in _objects(ENGINE_SCHEMA)}
+    for statement in deferred:
+        if _indexed_table(statement) in engine:
+            conn.execute(statement)
     run.refold()
     conn.execute("DROP TABLE temp.replay_feed")
-    for statement in deferred:  # bulk index builds: far faster than growing them row by row
-        conn.execute(statement)
+    for statement in deferred:
+        if _indexed_table(statement) not in engine:
+            conn.execute(statement)
     if result.full:
         # dropping effective_events dropped the search triggers with it: put them back (and
         # refill the index) in the same transaction, so search never misses an event; and
