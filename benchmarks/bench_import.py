@@ -66,6 +66,8 @@ started = time.perf_counter()
 result = import_file(store, sys.argv[1], show_progress=False)
 print('SECONDS', time.perf_counter() - started)
 print('ADDED', result.added)
+own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print('CPU', own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime)
 """
 
 READ_ONLY = """
@@ -110,6 +112,7 @@ def bench_import(n: int, workdir: Path) -> Path:
         leftover.unlink(missing_ok=True)
     seconds, peak, out = _child(IMPORT, str(source), str(db))
     added = int(next(line.split()[1] for line in out.splitlines() if line.startswith("ADDED")))
+    own_cpu, workers_cpu = (float(x) for x in next(line.split()[1:] for line in out.splitlines() if line.startswith("CPU")))
     read_seconds, _, _ = _child(READ_ONLY, str(db))
     floor_db = workdir / f"floor-{n}.db"
     for leftover in (floor_db, Path(f"{floor_db}-wal"), Path(f"{floor_db}-shm")):
@@ -123,6 +126,10 @@ def bench_import(n: int, workdir: Path) -> Path:
           f"{added / floor_seconds:,.0f} events/s (reading them back, {read_seconds:.1f} s, taken off), "
           f"peak memory {floor_peak:.0f} MB")
     print(f"ratio:  import takes {seconds / floor_seconds:.2f}x the floor's time")
+    # On a busy machine wall time says little about the code; CPU time says more.
+    print(f"cpu:    import used {(own_cpu + workers_cpu) / added * 1e6:.0f} µs of CPU per event "
+          f"({own_cpu / added * 1e6:.0f} storing, {workers_cpu / added * 1e6:.0f} in workers, "
+          f"start-up included); the floor's wall time is {floor_seconds / added * 1e6:.0f} µs per event")
     return db
 
 
