@@ -290,3 +290,11 @@ def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp):
     assert together == alone
     if alone is None:
         assert batch.recorded_at[1] == stamp
+
+
+def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(store):
+    """Only an event carrying its hash is a restore; seq or prev_hash alone are ignored, as before."""
+    events = [(n, {**example("meeting", summary=f"Meeting {n}."), "seq": 99, "prev_hash": "x",
+                   "recorded_at": f"2024-01-0{n}T00:00:00.000000Z"}) for n in range(1, 4)]
+    assert prepare_batch(copy.deepcopy(events)).restores == {}
+    assert store.append(events).added == 3

@@ -187,7 +187,7 @@ class PreparedBatch(NamedTuple):
     # and one string crosses between processes far faster than thousands.
     bodies: str
     recorded_at: list[str | None]  # as given in the input (an exported file), else None
-    restores: dict[int, dict[str, Any]]  # position → log fields of an exported event to restore
+    restores: dict[int, dict[str, Any]]  # position → log fields of an event with a hash to restore
     first_line: int = 0  # added to `lines`: a worker numbers the lines of its block from 1
 
     def line(self, position: int) -> int | None:
@@ -222,7 +222,7 @@ def prepare_batch(items: list[tuple[int | None, Any]]) -> PreparedBatch:
     restores = {
         position: p.log_fields
         for position, p in enumerate(prepared)
-        if p.log_fields.keys() - {"recorded_at"}
+        if "hash" in p.log_fields
     }
     return PreparedBatch(
         [p.line for p in prepared],
@@ -253,8 +253,9 @@ def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
         else:
             stamps_given.append(stamp)
             if "seq" in record or "prev_hash" in record or "hash" in record:
-                restore = {key: record.pop(key) for key in _RESTORE_FIELDS if key in record}
-                restores[position] = {"recorded_at": stamp, **restore}
+                restore = {"recorded_at": stamp, **{key: record.pop(key) for key in _RESTORE_FIELDS if key in record}}
+                if "hash" in restore:
+                    restores[position] = restore
         kind = record["kind"]
         event_id, body = identified(record, key_ordered=kind in ordered)
         when = record.get("occurred")
