@@ -26,6 +26,12 @@ from tracker.store import LOG_FIELDS, EventStore, LogError, prepare, prepare_bat
 from .conftest import EXAMPLES, example, write_jsonl
 
 
+@pytest.fixture(autouse=True)
+def batch_path_for_any_batch(monkeypatch):
+    """The batch path serves only batches of some size; here every batch takes it."""
+    monkeypatch.setattr(tracker.store, "TOGETHER_FROM", 1)
+
+
 def _variants() -> list[dict]:
     """Valid events of every kind, written in the ways people write them."""
     events = [example(kind) for kind in EXAMPLES]
@@ -298,3 +304,10 @@ def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(store):
                    "recorded_at": f"2024-01-0{n}T00:00:00.000000Z"}) for n in range(1, 4)]
     assert prepare_batch(copy.deepcopy(events)).restores == {}
     assert store.append(events).added == 3
+
+
+def test_a_small_batch_is_prepared_one_event_at_a_time(monkeypatch):
+    monkeypatch.setattr(tracker.store, "TOGETHER_FROM", 32)
+    monkeypatch.setattr(tracker.store, "_prepare_together", None)  # must not be called
+    items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 32)]
+    assert prepare_batch(items).ids == [prepare(item).id for item in items]
