@@ -3,9 +3,11 @@
 These models are the single source of truth for what an event is. The import
 validator, the `tracker log KIND` options and their --help, the README's field
 table and the error messages all come from them, so a field is defined once.
-"""
 
-from __future__ import annotations
+Annotations are evaluated as the classes are made (no `from __future__ import
+annotations`): pydantic then need not evaluate each one from text, and every
+`tracker` command imports this module.
+"""
 
 import datetime as dt
 from decimal import Decimal
