@@ -90,6 +90,17 @@ def parse_occurred(text: str) -> Occurred:
     return Occurred(text, start, end, precision, qualifier, False)
 
 
+@lru_cache(maxsize=65536)
+def iso_span(text: str) -> tuple[str, str]:
+    """(occurred_start, occurred_end) of a date as ISO text: the log's derived columns.
+
+    Cached apart from `parse_occurred`: storing, replaying and content ids all need
+    these strings for every event, and formatting them costs more than looking them up.
+    """
+    span = parse_occurred(text)
+    return span.start.isoformat(), span.end.isoformat()
+
+
 def last_day_of(text: str) -> dt.date:
     """The last day a date may mean: `--as-of 2024-06` asks about 2024-06-30."""
     return parse_occurred(text).end

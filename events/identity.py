@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .dates import parse_occurred
+from .dates import iso_span
 
 
 def canonical_json(data: Any) -> bytes:
@@ -31,16 +31,10 @@ def content_id(record: dict[str, Any]) -> str:
     body = {key: value for key, value in record.items() if key != "id"} if "id" in record else record
     digest = hashlib.sha256(canonical_json(body)).hexdigest()[:12]
     if record.get("occurred"):
-        prefix = parse_occurred(record["occurred"]).start.isoformat()
+        prefix = iso_span(record["occurred"])[0]
     else:
         prefix = str(record.get("target", "amendment"))[:80]
     return f"{prefix}-{record['kind']}-{digest}"
-
-
-@lru_cache(maxsize=65536)
-def _first_day(occurred: str) -> str:
-    """The first day a date may mean, as ISO text: what content ids start with."""
-    return parse_occurred(occurred).start.isoformat()
 
 
 @lru_cache(maxsize=1024)
@@ -63,7 +57,7 @@ def identified(record: dict[str, Any], *, key_ordered: bool = False) -> tuple[st
         return record["id"], dump(record)
     rest = dump(record)
     occurred = record.get("occurred")
-    prefix = _first_day(occurred) if occurred else str(record.get("target", "amendment"))[:80]
+    prefix = iso_span(occurred)[0] if occurred else str(record.get("target", "amendment"))[:80]
     event_id = f"{prefix}-{record['kind']}-{hashlib.sha256(rest).hexdigest()[:12]}"
     following = None
     if key_ordered:

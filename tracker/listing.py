@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from events.dates import parse_occurred
+from events.dates import iso_span
 
 from .amendments import Amendment, effective_form
 from .store import EventStore
@@ -24,8 +24,7 @@ class EffectiveEvent:
 
     @property
     def sort_key(self) -> tuple[str, str, int]:
-        span = parse_occurred(self.record["occurred"])
-        return (span.start.isoformat(), span.end.isoformat(), self.seq)
+        return (*iso_span(self.record["occurred"]), self.seq)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.record, "seq": self.seq, "recorded_at": self.recorded_at}
@@ -129,7 +128,7 @@ def effective_events(
             record = effective_form(record, own, known_at)
             if record is None:
                 continue
-        start = parse_occurred(record["occurred"]).start.isoformat()
+        start = iso_span(record["occurred"])[0]
         if as_of and start > as_of:
             continue
         if since and start < since:

@@ -220,15 +220,25 @@ def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[di
     return [dict(zip(names, row)) for row in cursor]
 
 
+def _now_or_then(
+    conn: sqlite3.Connection, current: str, key_column: str, key: str | None,
+    bitemporal: str, as_of: str | None, known_at: str | None,
+) -> list[dict[str, Any]]:
+    """Rows of the current-state query (`current`, ordered by its key) when no time is
+    asked about; otherwise of the bitemporal SQL the canned query shares. `key` narrows
+    either to one key."""
+    if as_of is None and known_at is None:
+        where = f" WHERE {key_column} = :key" if key else ""
+        return _rows(conn, f"{current}{where} ORDER BY {key_column}", {"key": key})
+    return _rows(conn, bitemporal, {"as_of": as_of, "known_at": known_at, key_column: key or ""})
+
+
 def project_status(
     conn: sqlite3.Connection, project: str | None = None, *, as_of: str | None = None, known_at: str | None = None
 ) -> list[dict[str, Any]]:
     """Every project's name and status (or one project's) as of `as_of`, known at `known_at`."""
-    if as_of is None and known_at is None:
-        sql = "SELECT project, name, status, since, event FROM projects"
-        sql += " WHERE project = :project ORDER BY project" if project else " ORDER BY project"
-        return _rows(conn, sql, {"project": project})
-    return _rows(conn, PROJECT_STATUS, {"as_of": as_of, "known_at": known_at, "project": project or ""})
+    current = "SELECT project, name, status, since, event FROM projects"
+    return _now_or_then(conn, current, "project", project, PROJECT_STATUS, as_of, known_at)
 
 
 def country_tallies(
@@ -237,11 +247,8 @@ def country_tallies(
     """Per-country tallies (or one country's) as of `as_of`, known at `known_at`."""
     from projections.country_tallies import TOTAL_COLUMNS
 
-    if as_of is None and known_at is None:
-        sql = f"SELECT country, {', '.join(TOTAL_COLUMNS)} FROM country_tallies"
-        sql += " WHERE country = :country ORDER BY country" if country else " ORDER BY country"
-        return _rows(conn, sql, {"country": country})
-    return _rows(conn, COUNTRY_TALLIES, {"as_of": as_of, "known_at": known_at, "country": country or ""})
+    current = f"SELECT country, {', '.join(TOTAL_COLUMNS)} FROM country_tallies"
+    return _now_or_then(conn, current, "country", country, COUNTRY_TALLIES, as_of, known_at)
 
 
 def summit_timeline(

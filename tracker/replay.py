@@ -29,19 +29,17 @@ events' changes merged in; indexes and the search index are built once, at the e
 from __future__ import annotations
 
 import bisect
-import heapq
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from events.dates import parse_occurred
+from events.dates import iso_span
 
 from .amendments import Amendment, effective_form
 
@@ -209,15 +207,8 @@ def checkpoint(conn: sqlite3.Connection) -> int | None:
 # The engine ---------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1 << 16)
-def _span(occurred: str) -> tuple[str, str]:
-    """(occurred_start, occurred_end) as ISO dates; the same few thousand values recur."""
-    span = parse_occurred(occurred)
-    return span.start.isoformat(), span.end.isoformat()
-
-
 def _compact(form: dict[str, Any], seq: int, fields: tuple[str, ...]) -> dict[str, Any]:
-    start, end = _span(form["occurred"])
+    start, end = iso_span(form["occurred"])
     compact = {name: form[name] for name in fields if form.get(name) is not None}
     compact.update(id=form["id"], seq=seq, occurred_start=start, occurred_end=end)
     return compact
@@ -264,7 +255,7 @@ def _effective_row(
     `logged` is the log row's body, for an event taken as logged (every event when it
     first enters): its canonical JSON is kept as it is rather than written anew.
     """
-    start, end = _span(form["occurred"])
+    start, end = iso_span(form["occurred"])
     kind = form["kind"]
     location = form.get("location") or {}
     if kind in ("signing", "mou"):
@@ -409,7 +400,7 @@ class _Run:
         state projections with a KEY_SQL read it back from effective_events (`refold`).
         """
         form = orjson.loads(body)
-        start = _span(form["occurred"])[0]
+        start = iso_span(form["occurred"])[0]
         self.ee_rows.append(_effective_row(form, seq, recorded_at, False, body))
         self.ec_rows.extend((seq, c, event_id) for c in sorted(set(form["countries"])))
         year, month = start[:4] + "-01-01", start[:7] + "-01"
@@ -461,7 +452,7 @@ class _Run:
                     f"UPDATE {p.HISTORY} SET known_to = ? WHERE seq = ? AND known_to IS NULL",
                     (known_at, seq),
                 )
-                start = _span(old["occurred"])[0]
+                start = iso_span(old["occurred"])[0]
                 for key, values in p.contributions(old):
                     self._live_day(p, key, start, -1)
                     self._checkpoint(p, key, start, values, -1, known_at)
@@ -470,7 +461,7 @@ class _Run:
                     if total[-1] == start:
                         total[-1] = self._latest_live(p, key, start)
             if new is not None:
-                start = _span(new["occurred"])[0]
+                start = iso_span(new["occurred"])[0]
                 rows = self.contrib[p.NAME]
                 for key, values in p.contributions(new):
                     rows.append((key, start, known_at, new["id"], seq, *values))

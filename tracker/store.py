@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from events.dates import parse_occurred
+from events.dates import iso_span
 from events.identity import canonical_json, content_id, identified
 from events.models import (
     AMENDMENT_KINDS,
@@ -156,14 +156,14 @@ def prepare(item: dict[str, Any] | tuple[int | None, dict[str, Any]]) -> Prepare
     if "id" not in record:
         record["id"] = content_id(record)
     occurred = record.get("occurred")
-    span = parse_occurred(occurred) if occurred else None
+    start, end = iso_span(occurred) if occurred else (None, None)
     return Prepared(
         line,
         record["id"],
         record["kind"],
         occurred,
-        span.start.isoformat() if span else None,
-        span.end.isoformat() if span else None,
+        start,
+        end,
         canonical_json(record),
         log_fields,
     )
@@ -203,13 +203,6 @@ TOGETHER_FROM = 32
 
 class _Unfit(Exception):
     """The batch needs the one-by-one path (which finds and names the bad line)."""
-
-
-@lru_cache(maxsize=65536)
-def _days(occurred: str) -> tuple[str, str]:
-    """First and last day of a date as ISO text; a log holds few distinct dates."""
-    span = parse_occurred(occurred)
-    return span.start.isoformat(), span.end.isoformat()
 
 
 def prepare_batch(items: list[tuple[int | None, Any]]) -> PreparedBatch:
@@ -265,7 +258,7 @@ def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
         kind = record["kind"]
         event_id, body = identified(record, key_ordered=kind in ordered)
         when = record.get("occurred")
-        start, end = _days(when) if when else (None, None)
+        start, end = iso_span(when) if when else (None, None)
         ids.append(event_id)
         kinds.append(kind)
         occurred.append(when)
