@@ -13,6 +13,8 @@ import multiprocessing
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import tracker.importing
@@ -200,10 +202,14 @@ def _lines(events) -> list[bytes]:
     return [orjson.dumps(e) for e in events]
 
 
+@pytest.mark.parametrize("workers", [0, 1, 3])
 @pytest.mark.parametrize("case", ["plain", "blank lines", "crlf", "no final newline", "long line",
                                   "bad json last", "truncated last", "bad event late", "duplicate",
                                   "different content", "amendments", "many errors"])
-def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case):
+def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case, workers):
+    # With no worker the storing process prepares every block itself; with several,
+    # blocks come back out of order and the storing process takes some too.
+    monkeypatch.setattr(tracker.importing, "worker_count", lambda: workers)
     monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 2)
     monkeypatch.setattr(tracker.importing, "LINE_BYTES", 200)
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(30)]
@@ -311,3 +317,63 @@ def test_a_small_batch_is_prepared_one_event_at_a_time(monkeypatch):
     monkeypatch.setattr(tracker.store, "_prepare_together", None)  # must not be called
     items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 32)]
     assert prepare_batch(items).ids == [prepare(item).id for item in items]
+
+
+def _append_outcome(tmp_path, name: str, batches: list[list[dict]]) -> tuple[str, list[bytes]]:
+    """(outcome, exported lines) of appending each list of events as one prepared batch."""
+    with EventStore(tmp_path / f"{name}.db") as store:
+        outcome = []
+        for events in batches:
+            try:
+                result = store.append([prepare_batch(list(enumerate(events, 1)))], recorded_at="2025-01-01T00:00:00.000000Z")
+                outcome.append(f"added {result.added} skipped {result.skipped} last {result.last_id}")
+            except LogError as e:
+                outcome.append(str(e))
+        return " / ".join(outcome), list(store.export_lines())
+
+
+def _amendment(kind: str, target: str, n: int) -> dict:
+    """A retraction numbered n; a correction is the same for every n, so it can be amended in turn."""
+    if kind == "correction":
+        return {"kind": "correction", "target": target, "reason": "Fix.", "changes": {"summary": "Fixed."}}
+    return {"kind": "retraction", "target": target, "reason": f"Withdrawn {n}."}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_factory, monkeypatch, data):
+    """The store takes a batch of new events in one go, checking only its amendments.
+
+    Whatever the batch holds (repeats, amendments of events before or after them in
+    the batch or in the log, amendments of amendments, times going backwards), the
+    outcome must be exactly that of checking every event in order.
+    """
+    tmp_path = tmp_path_factory.mktemp("batches")
+    meetings = [example("meeting", summary=f"Meeting number {i}.") for i in range(12)]
+    ids = [content_id(to_record(validate_event(e))) for e in meetings]
+    batches, drawn = [], []  # drawn: ids of the meetings drawn so far, the likeliest targets
+    for b in range(data.draw(st.integers(1, 3))):
+        batch = []
+        for n in range(data.draw(st.integers(1, 10))):
+            choice = data.draw(st.sampled_from(["new", "new", "repeat", "amend", "amend-an-amendment", "missing", "stamped"]))
+            if choice in ("new", "repeat", "stamped"):
+                event = dict(data.draw(st.sampled_from(meetings)))
+                drawn.append(ids[meetings.index(event)])
+                if choice == "stamped":
+                    event["recorded_at"] = data.draw(st.sampled_from(
+                        ["2024-01-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z"]))
+            elif choice == "amend":
+                event = _amendment(data.draw(st.sampled_from(["correction", "retraction"])), data.draw(st.sampled_from(drawn or ids)), n)
+            elif choice == "amend-an-amendment":
+                corrected = data.draw(st.sampled_from(drawn or ids))
+                event = _amendment("retraction", content_id(to_record(validate_event(_amendment("correction", corrected, n)))), n)
+            else:
+                event = _amendment("retraction", "2099-01-01-meeting-000000000000", n)
+            batch.append(event)
+        batches.append(batch)
+    at_once = _append_outcome(tmp_path, "at-once", batches)
+    monkeypatch.setattr(EventStore, "_append_batch", lambda self, batch, chain, now, result:
+                        self._append_checked(batch, batch.bodies.split("\n"), chain, now, result))
+    one_by_one = _append_outcome(tmp_path, "one-by-one", batches)
+    monkeypatch.undo()
+    assert at_once == one_by_one

@@ -16,8 +16,9 @@ import multiprocessing.connection
 import os
 import sys
 import traceback
+from collections import deque
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -27,9 +28,17 @@ from .store import AppendResult, EventStore, LogError, PreparedBatch, prepare_ba
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 #: About how many lines a worker prepares at a time: blocks are CHUNK_LINES * LINE_BYTES
 #: bytes, cut at line ends.
-CHUNK_LINES = 2000
+CHUNK_LINES = 500
 LINE_BYTES = 512
-CHUNKS_IN_FLIGHT = 6
+#: What a results pipe is asked to hold: a prepared block of CHUNK_LINES * LINE_BYTES
+#: bytes of input, with room to spare (see `_widen`).
+PIPE_BYTES = 1024 * 1024
+#: Each worker is given this many blocks at a time, so it never waits for the next.
+BLOCKS_PER_WORKER = 3
+#: Blocks are prepared at most this far ahead of the one being stored.
+BLOCKS_AHEAD = 16
+#: More workers than this gain nothing: storing, which one process must do, is then the limit.
+MAX_WORKERS = 3
 WORKER_NICENESS = 2
 
 
@@ -130,7 +139,7 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
-def _work(path: str, size: int, block: int, conn, theirs: list) -> None:
+def _work(path: str, size: int, block: int, requests, results, theirs: list) -> None:
     """A worker: prepare the blocks asked for, in the order asked, until told to stop.
 
     `theirs` are the storing process's ends of the pipes, inherited on fork: closed
@@ -143,9 +152,8 @@ def _work(path: str, size: int, block: int, conn, theirs: list) -> None:
     # preparing itself; collect by hand, rarely, instead.
     gc.disable()
     gc.freeze()
-    # With two workers and the storing process on two cores, an even share would leave
-    # the storing process, which the whole import waits on, two thirds of a core;
-    # a slightly lower priority for the workers lets it have nearly all of one.
+    # The storing process, which the whole import waits on, should not have to share
+    # its core with a worker when something else wants the other one.
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
     done = 0
@@ -155,7 +163,7 @@ def _work(path: str, size: int, block: int, conn, theirs: list) -> None:
             if done % 64 == 0:
                 gc.collect()
             try:
-                index = conn.recv()
+                index = requests.recv()
             except EOFError:
                 return
             if index is None:
@@ -165,69 +173,115 @@ def _work(path: str, size: int, block: int, conn, theirs: list) -> None:
             except BaseException:
                 result = ("crashed", traceback.format_exc())
             try:
-                conn.send(result)
+                results.send(result)
             except OSError:
                 return
 
 
-def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | None = None) -> Iterator[PreparedBatch]:
-    """Prepared batches in file order, prepared by worker processes.
+def worker_count() -> int:
+    """Worker processes for a large import: one per core besides this process's own.
 
-    Block i goes to worker i % workers. Results are taken from the workers as soon
-    as they are ready, not only when their turn comes: a worker whose result waits
-    in its pipe could not start on its next block.
+    This process prepares blocks too whenever the next one it must store is not
+    ready, so every core stays busy with no more processes than cores: on two
+    cores, one worker and this process share the work between them.
     """
-    count = workers or max(1, min(2, (os.cpu_count() or 1)))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(MAX_WORKERS, cores - 1))
+
+
+def _widen(conn) -> None:
+    """Let a results pipe hold a whole prepared block, so a worker can send and go on.
+
+    A pipe holds 64 KiB by default; a worker whose result did not fit would wait
+    for the storing process to come and read it. Linux lets anyone raise a pipe
+    to 1 MiB; elsewhere, or if refused, the worker waits sometimes, no more.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):
+        pass
+
+
+class _Worker(NamedTuple):
+    process: Any
+    requests: Any  # the storing process's end: block numbers go this way
+    results: Any  # and prepared blocks come back this way
+    asked: deque  # blocks asked of it and not yet received, in order
+
+
+def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | None = None) -> Iterator[PreparedBatch]:
+    """Prepared batches in file order, prepared by worker processes and by this one.
+
+    Each worker is kept a couple of blocks ahead, always given the lowest block
+    nobody has taken. When the block to store next is not ready, this process
+    prepares the lowest untaken block itself rather than wait; nothing is prepared
+    more than BLOCKS_AHEAD blocks ahead, so memory stays flat.
+    """
+    count = worker_count() if workers is None else workers
     block = CHUNK_LINES * LINE_BYTES
     blocks = max(1, -(-size // block))
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    if method == "fork":
-        warm_up()
-    processes, conns = [], []
-    try:
-        for _ in range(count):
-            mine, theirs = context.Pipe()
-            inherited = [*conns, mine] if method == "fork" else []
-            process = context.Process(target=_work, args=(path, size, block, theirs, inherited), daemon=True)
-            process.start()
-            theirs.close()
-            processes.append(process)
-            conns.append(mine)
-        asked, received, first_line = 0, 0, 0
-        ready: dict[int, Any] = {}
-        for index in range(blocks):
-            while asked < blocks and asked < index + CHUNKS_IN_FLIGHT:
-                conns[asked % count].send(asked)  # a few bytes: never blocks
-                asked += 1
-            while index not in ready:
-                # Each worker answers in the order asked, so the next result from
-                # worker w is for the lowest block of w's not yet received.
-                waiting = [conns[i % count] for i in range(received, min(received + count, asked))]
-                for conn in multiprocessing.connection.wait(waiting):
-                    position = conns.index(conn)
-                    done = next(i for i in range(received, asked) if i % count == position and i not in ready)
-                    ready[done] = _received(conn)
-                while received in ready:
-                    received += 1
-            lines, result = ready.pop(index)
-            if not isinstance(result, PreparedBatch):
-                message, line = result
-                raise LogError(message, first_line + line)
-            yield result._replace(first_line=first_line)
-            first_line += lines
-            if on_bytes is not None:
-                on_bytes(min(size, (index + 1) * block))
-        for conn in conns:
-            conn.send(None)
-    finally:
-        for conn in conns:
-            conn.close()  # a worker still sending sees the pipe closed and stops
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join()
+    warm_up()  # for this process's own blocks; forked workers inherit the validators
+    crew: list[_Worker] = []
+    ready: dict[int, Any] = {}  # block → (lines, prepared batch or the first bad line)
+    with open(path, "rb") as f:
+        try:
+            for _ in range(count):
+                their_requests, requests = context.Pipe(duplex=False)
+                results, their_results = context.Pipe(duplex=False)
+                _widen(results)
+                inherited = [end for w in crew for end in (w.requests, w.results)] + [requests, results]
+                process = context.Process(
+                    target=_work,
+                    args=(path, size, block, their_requests, their_results, inherited if method == "fork" else []),
+                    daemon=True,
+                )
+                process.start()
+                their_requests.close()
+                their_results.close()
+                crew.append(_Worker(process, requests, results, deque()))
+            untaken, first_line = 0, 0
+            for index in range(blocks):
+                horizon = min(blocks, index + BLOCKS_AHEAD)
+                while index not in ready:
+                    for worker in crew:
+                        while len(worker.asked) < BLOCKS_PER_WORKER and untaken < horizon:
+                            worker.requests.send(untaken)  # a few bytes: never blocks
+                            worker.asked.append(untaken)
+                            untaken += 1
+                    busy = {worker.results: worker for worker in crew if worker.asked}
+                    # Take what has arrived; wait for it only with nothing else to do.
+                    timeout = 0 if untaken < horizon else None
+                    for conn in multiprocessing.connection.wait(list(busy), timeout):
+                        ready[busy[conn].asked.popleft()] = _received(conn)
+                    if index not in ready and untaken < horizon:
+                        ready[untaken] = _prepare_block(f.fileno(), untaken, block, size)
+                        untaken += 1
+                lines, result = ready.pop(index)
+                if not isinstance(result, PreparedBatch):
+                    message, line = result
+                    raise LogError(message, first_line + line)
+                yield result._replace(first_line=first_line)
+                first_line += lines
+                if on_bytes is not None:
+                    on_bytes(min(size, (index + 1) * block))
+            for worker in crew:
+                worker.requests.send(None)
+        finally:
+            for worker in crew:
+                worker.requests.close()
+                worker.results.close()  # a worker still sending sees the pipe closed and stops
+            for worker in crew:
+                worker.process.join(timeout=10)
+                if worker.process.is_alive():
+                    worker.process.terminate()
+                    worker.process.join()
 
 
 def _received(conn) -> tuple[int, Any]:
