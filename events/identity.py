@@ -7,6 +7,8 @@ reproducible and importing the same file twice recognises what it already has.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
+from collections.abc import Container
 from functools import lru_cache
 from typing import Any
 
@@ -43,34 +45,56 @@ def _key_text(key: str) -> bytes:
     return orjson.dumps(key) + b":"
 
 
+class _Everything:
+    """A container holding every kind: for `identified` of a record whose keys are in order."""
+
+    def __contains__(self, kind: object) -> bool:
+        return True
+
+
 def identified(record: dict[str, Any], *, key_ordered: bool = False) -> tuple[str, bytes]:
     """(id, canonical JSON with that id) of a record: its own id, else its content id.
 
     The same as `content_id` and then `canonical_json` of the record with the id, but
-    serialising once: the id is spliced into the canonical bytes of the rest, in
-    front of the key that sorts after "id". A large import does this per event.
-    `key_ordered` says every dict in the record already has its keys in sorted order
-    (see `events.models.key_ordered_kinds`), so they need no sorting.
+    serialising once (see `identify_all`). `key_ordered` says every dict in the
+    record already has its keys in sorted order, so they need no sorting.
     """
-    dump = orjson.dumps if key_ordered else canonical_json
-    if "id" in record:
-        return record["id"], dump(record)
-    rest = dump(record)
-    occurred = record.get("occurred")
-    prefix = iso_span(occurred)[0] if occurred else str(record.get("target", "amendment"))[:80]
-    event_id = f"{prefix}-{record['kind']}-{hashlib.sha256(rest).hexdigest()[:12]}"
-    following = None
-    if key_ordered:
-        for key in record:
-            if key > "id":
-                following = key
-                break
-    else:
-        following = min((key for key in record if key > "id"), default=None)
-    if following is not None:
-        # `"key":` with its quotes unescaped is always a key; with no "{" before it
-        # (other than the outer one) no nested object is open, so it is top-level.
-        at = rest.find(_key_text(following))
-        if at > 0 and rest.find(b"{", 1, at) < 0:
-            return event_id, b"".join((rest[:at], b'"id":', orjson.dumps(event_id), b",", rest[at:]))
-    return event_id, canonical_json({**record, "id": event_id})
+    ids, bodies = identify_all([record], _Everything() if key_ordered else ())
+    return ids[0], bodies[0]
+
+
+def identify_all(records: list[dict[str, Any]], key_ordered: Container[str] = ()) -> tuple[list[str], list[bytes]]:
+    """(ids, canonical JSON bodies with those ids) of records, each as `identified` gives it.
+
+    A large import does this for every event, so the id is spliced into the
+    canonical bytes of the rest, in front of the key that sorts after "id", rather
+    than written a second time. Records whose kind is in `key_ordered` (see
+    `events.models.key_ordered_kinds`) have every dict's keys in sorted order
+    already, and are written without sorting.
+    """
+    ids, bodies = [], []
+    sha256, dumps = hashlib.sha256, orjson.dumps
+    for record in records:
+        ordered = record["kind"] in key_ordered
+        rest = dumps(record) if ordered else canonical_json(record)
+        if "id" in record:
+            ids.append(record["id"])
+            bodies.append(rest)
+            continue
+        occurred = record.get("occurred")
+        prefix = iso_span(occurred)[0] if occurred else str(record.get("target", "amendment"))[:80]
+        event_id = f"{prefix}-{record['kind']}-{sha256(rest).hexdigest()[:12]}"
+        keys = list(record) if ordered else sorted(record)
+        after = bisect_right(keys, "id")
+        if after < len(keys):
+            # `"key":` with its quotes unescaped is always a key; with no "{" before it
+            # (other than the outer one) no nested object is open, so it is top-level.
+            key = _key_text(keys[after])
+            at = rest.find(key)
+            if at > 0 and rest.find(b"{", 1, at) < 0:
+                ids.append(event_id)
+                bodies.append(rest.replace(key, b'"id":%b,%b' % (dumps(event_id), key), 1))
+                continue
+        ids.append(event_id)
+        bodies.append(canonical_json({**record, "id": event_id}))
+    return ids, bodies

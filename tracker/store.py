@@ -24,7 +24,7 @@ import orjson
 from pydantic import ValidationError
 
 from events.dates import iso_span
-from events.identity import canonical_json, content_id, identified
+from events.identity import canonical_json, content_id, identify_all
 from events.models import (
     AMENDMENT_KINDS,
     MODELS,
@@ -239,36 +239,31 @@ def prepare_batch(items: list[tuple[int | None, Any]]) -> PreparedBatch:
 def _prepare_together(items: list[tuple[int | None, Any]]) -> PreparedBatch:
     """`prepare_batch` for a batch with no bad event; raises on any problem, without explaining it."""
     records = validate_records([data for _, data in items], passthrough=LOG_FIELDS)
-    ordered = key_ordered_kinds()
-    ids, kinds, occurred, starts, ends, bodies, stamps = [], [], [], [], [], [], []
-    stamps_given: list[Any] = []
+    stamps = [record.pop("recorded_at", _ABSENT) for record in records]
     restores: dict[int, dict[str, Any]] = {}
-    for position, record in enumerate(records):
-        stamp = record.pop("recorded_at", _ABSENT)
-        if stamp is _ABSENT:
-            stamp = None
-            if "seq" in record or "prev_hash" in record or "hash" in record:
-                raise _Unfit
-        else:
-            stamps_given.append(stamp)
-            if "seq" in record or "prev_hash" in record or "hash" in record:
-                restore = {"recorded_at": stamp, **{key: record.pop(key) for key in _RESTORE_FIELDS if key in record}}
-                if "hash" in restore:
-                    restores[position] = restore
-        kind = record["kind"]
-        event_id, body = identified(record, key_ordered=kind in ordered)
-        when = record.get("occurred")
-        start, end = iso_span(when) if when else (None, None)
-        ids.append(event_id)
-        kinds.append(kind)
-        occurred.append(when)
-        starts.append(start)
-        ends.append(end)
-        bodies.append(body)
-        stamps.append(stamp)
-    _valid_timestamps(stamps_given)
+    exported = [p for p, record in enumerate(records) if "hash" in record or "prev_hash" in record or "seq" in record]
+    for position in exported:
+        # An exported event: its log fields are taken out, and it is restored if it has its hash.
+        if stamps[position] is _ABSENT:
+            raise _Unfit  # the one-by-one path says recorded_at is required
+        record = records[position]
+        restore = {"recorded_at": stamps[position], **{key: record.pop(key) for key in _RESTORE_FIELDS if key in record}}
+        if "hash" in restore:
+            restores[position] = restore
+    _valid_timestamps([stamp for stamp in stamps if stamp is not _ABSENT])
+    ids, bodies = identify_all(records, key_ordered_kinds())
+    occurred = [record.get("occurred") for record in records]
+    spans = [iso_span(when) if when else _NO_SPAN for when in occurred]
     return PreparedBatch(
-        [line for line, _ in items], ids, kinds, occurred, starts, ends, _text(bodies), stamps, restores
+        [line for line, _ in items],
+        ids,
+        [record["kind"] for record in records],
+        occurred,
+        [start for start, _ in spans],
+        [end for _, end in spans],
+        _text(bodies),
+        [None if stamp is _ABSENT else stamp for stamp in stamps],
+        restores,
     )
 
 
@@ -285,6 +280,7 @@ def warm_up() -> None:
 _ABSENT = object()
 #: The log fields an exported event carries besides recorded_at: it is being restored.
 _RESTORE_FIELDS = tuple(key for key in LOG_FIELDS if key != "recorded_at")
+_NO_SPAN = (None, None)
 
 
 def utc_now() -> str:
