@@ -23,10 +23,13 @@ def main() -> None:
     parser.add_argument("suite", choices=[*SUITES, "all"])
     parser.add_argument("--n", type=int, default=1_000_000, help="synthetic events (default 1,000,000)")
     parser.add_argument("--workdir", default=None, help="where to put the databases (default: a temp dir)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="import suite: runs of the import and of the floor, in turn; the best of each is reported (default 3)")
     args = parser.parse_args()
     for suite in SUITES if args.suite == "all" else [args.suite]:
         module = importlib.import_module(SUITES[suite])
-        module.run(suite, n=args.n, workdir=args.workdir)
+        options = {"repeat": args.repeat} if suite == "import" else {}
+        module.run(suite, n=args.n, workdir=args.workdir, **options)
 
 
 if __name__ == "__main__":

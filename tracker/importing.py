@@ -125,10 +125,13 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
     unterminated = None if texts[-1] == b"" else len(texts)
     if unterminated is None:
         texts.pop()
-    # A line starting with anything but white space is not blank: strip (a copy) only the rest.
-    numbered = [
-        (number, text) for number, text in enumerate(texts, 1) if text[:1] not in _SPACE or text.strip()
-    ]
+    if data.count(b"\n{") + data.startswith(b"{") == len(texts):
+        numbered = list(enumerate(texts, 1))  # every line starts an object: none is blank
+    else:
+        # A line starting with anything but white space is not blank: strip (a copy) only the rest.
+        numbered = [
+            (number, text) for number, text in enumerate(texts, 1) if text[:1] not in _SPACE or text.strip()
+        ]
     try:
         return data.count(b"\n"), _prepare_lines(numbered, unterminated)
     except LogError as e:

@@ -42,6 +42,8 @@ DEFAULT_DB = "tracker.db"
 #: Fields that exist only in the log, not in the event: `export` adds them, `import` checks them.
 LOG_FIELDS = ("seq", "recorded_at", "prev_hash", "hash")
 BATCH = 2000
+#: Events appended between two passes of the cycle collector, which is off meanwhile.
+COLLECT_EVERY = 200_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -458,14 +460,18 @@ class EventStore:
             seq, head_hash, head_time = self.head()
             now = max(recorded_at or utc_now(), head_time or "")
             chain = (seq, head_hash, head_time or "")
-            for number, batch in enumerate(_batches(items), 1):
+            uncollected = 0
+            for batch in _batches(items):
                 # Earlier batches are already in the table (same transaction), so only
                 # this batch needs keeping in memory: the import streams.
                 chain = self._append_batch(batch, chain, now, result)
                 # A batch makes thousands of objects but no reference cycles; the cycle
-                # collector's automatic passes over them would cost more than storing.
-                if number % 64 == 0:
+                # collector's automatic passes over them would cost more than storing,
+                # so it runs by hand, every so many events.
+                uncollected += len(batch.ids)
+                if uncollected >= COLLECT_EVERY:
                     gc.collect()
+                    uncollected = 0
                 if progress:
                     progress(len(batch.ids))
             conn.execute("COMMIT")
