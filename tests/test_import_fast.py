@@ -377,3 +377,9 @@ def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_facto
     one_by_one = _append_outcome(tmp_path, "one-by-one", batches)
     monkeypatch.undo()
     assert at_once == one_by_one
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 0), (2, 1), (4, 3), (16, 3)])
+def test_a_worker_per_spare_core_up_to_the_storing_limit(monkeypatch, cores, workers):
+    monkeypatch.setattr(tracker.importing.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert tracker.importing.worker_count() == workers

@@ -1,11 +1,12 @@
 """Importing a JSONL file: streamed, all or nothing, with a progress bar on a terminal.
 
-A large file is prepared (parsed, validated, written canonically) by worker
-processes while this process chains and stores what they return, so validation
-and SQLite use both cores. The file is cut into blocks at line ends; each worker
-reads its blocks itself, so this process reads nothing and sends only block
-numbers. Blocks come back in order and only a few are in flight, so memory stays
-flat however large the file.
+A large file is cut into blocks at line ends, and each block is prepared (parsed,
+validated, written canonically) by a worker process, one per spare core, which
+reads the block itself: this process sends only block numbers. This process chains
+and stores the prepared blocks in file order, and prepares a block itself whenever
+the next one to store is not ready, so every core is busy and none is shared. Only
+a window of blocks is prepared ahead of the one being stored, so memory stays flat
+however large the file.
 """
 
 from __future__ import annotations
