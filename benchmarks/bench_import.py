@@ -8,6 +8,7 @@ only reading those rows back is measured separately and taken off.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -105,6 +106,77 @@ print('SECONDS', time.perf_counter() - started)
 """
 
 
+#: Preparing and storing apart, in one process, on the first events of the file (set
+#: BENCH_IMPORT_SPLIT=1): what each costs per event, next to the floor on the same rows.
+SPLIT = """
+import gc, os
+from tracker import importing
+from tracker.store import EventStore, warm_up
+path, db, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import tracker.store as store_module
+spent = {'validating': 0.0, 'writing': 0.0}
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += time.process_time() - started
+    return wrapper
+store_module.validate_records = timed('validating', store_module.validate_records)
+store_module.identify_all = timed('writing', store_module.identify_all)
+warm_up()
+gc.disable(); gc.freeze()
+size = os.path.getsize(path)
+block = importing.CHUNK_LINES * importing.LINE_BYTES
+fd = os.open(path, os.O_RDONLY)
+batches, count, index, started = [], 0, 0, time.process_time()
+while count < wanted and index * block < size:
+    batches.append(importing._prepare_block(fd, index, block, size)[1])
+    count += len(batches[-1].ids)
+    index += 1
+preparing = time.process_time() - started
+store = EventStore(db)
+started = time.perf_counter()
+store.append(iter(batches))
+print('SECONDS', time.perf_counter() - started)
+print('SPLIT', count, preparing, spent['validating'], spent['writing'])
+"""
+
+
+def split(source: Path, workdir: Path, wanted: int = 100_000) -> None:
+    """Print the cost per event of preparing and of storing, apart, and the floor's on the same rows."""
+    db, floor_db = workdir / "split.db", workdir / "split-floor.db"
+    _fresh(db)
+    storing, _, out = _child(SPLIT, str(source), str(db), str(wanted))
+    count, preparing, validating, writing = next(line.split()[1:] for line in out.splitlines() if line.startswith("SPLIT"))
+    count, preparing, validating, writing = int(count), float(preparing), float(validating), float(writing)
+    read_seconds, _, _ = _child(READ_ONLY, str(db))
+    _fresh(floor_db)
+    floor_total, _, _ = _child(FLOOR, str(db), str(floor_db))
+    floor = max(floor_total - read_seconds, 1e-9)
+    for leftover in (db, floor_db):
+        _fresh(leftover)
+    prepare_us, validate_us, write_us, store_us, floor_us = (
+        x / count * 1e6 for x in (preparing, validating, writing, storing, floor)
+    )
+    print(f"split:  on the first {count:,} events, in one process, per event: preparing {prepare_us:.1f} µs "
+          f"({prepare_us / floor_us:.2f}x the floor's time; of it pydantic-core validation {validate_us:.1f}, "
+          f"canonical JSON and content ids {write_us:.1f}, JSON parsing and the rest {prepare_us - validate_us - write_us:.1f}), "
+          f"storing {store_us:.1f} µs ({store_us / floor_us:.2f}x), floor {floor_us:.1f} µs. "
+          f"Two cores sharing both perfectly would take {(prepare_us + store_us) / 2 / floor_us:.2f}x the floor's time")
+
+
+def machine_speed() -> float:
+    """Seconds for a fixed pure-Python loop: printed beside each run, it shows how fast the
+    machine itself was running at the time (on a shared machine this drifts)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return time.perf_counter() - started
+
+
 def _fresh(db: Path) -> None:
     for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         leftover.unlink(missing_ok=True)
@@ -133,7 +205,8 @@ def bench_import(n: int, workdir: Path, repeat: int = 3) -> Path:
         _fresh(floor_db)
         runs.append((seconds, peak, cpu, floor_seconds, floor_peak, read_seconds))
         print(f"run {run}/{repeat}: import {seconds:.1f} s ({added / seconds:,.0f}/s), "
-              f"floor {floor_seconds:.1f} s ({added / floor_seconds:,.0f}/s), ratio {seconds / floor_seconds:.2f}", flush=True)
+              f"floor {floor_seconds:.1f} s ({added / floor_seconds:,.0f}/s), ratio {seconds / floor_seconds:.2f}; "
+              f"a fixed Python loop took {machine_speed():.2f} s", flush=True)
     seconds, peak, (own_cpu, workers_cpu), _, _, _ = min(runs, key=lambda r: r[0])
     _, _, _, floor_seconds, floor_peak, read_seconds = min(runs, key=lambda r: r[3])
     peak, floor_peak = max(r[1] for r in runs), max(r[4] for r in runs)
@@ -144,6 +217,8 @@ def bench_import(n: int, workdir: Path, repeat: int = 3) -> Path:
           f"{added / floor_seconds:,.0f} events/s ({best}; reading them back, {read_seconds:.1f} s, taken off), "
           f"peak memory {floor_peak:.0f} MB")
     print(f"ratio:  import takes {seconds / floor_seconds:.2f}x the floor's time")
+    if os.environ.get("BENCH_IMPORT_SPLIT"):
+        split(source, workdir)
     # On a busy machine wall time says little about the code; CPU time says more.
     print(f"cpu:    import used {(own_cpu + workers_cpu) / added * 1e6:.0f} µs of CPU per event "
           f"({own_cpu / added * 1e6:.0f} storing and preparing, {workers_cpu / added * 1e6:.0f} in workers, "
