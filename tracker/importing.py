@@ -221,7 +221,7 @@ class _Worker(NamedTuple):
 def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | None = None) -> Iterator[PreparedBatch]:
     """Prepared batches in file order, prepared by worker processes and by this one.
 
-    Each worker is kept a couple of blocks ahead, always given the lowest block
+    Each worker is kept a few blocks ahead, always given the lowest block
     nobody has taken. When the block to store next is not ready, this process
     prepares the lowest untaken block itself rather than wait; nothing is prepared
     more than BLOCKS_AHEAD blocks ahead, so memory stays flat.
