@@ -114,17 +114,10 @@ from tracker import importing
 from tracker.store import EventStore, warm_up
 path, db, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import tracker.store as store_module
+from benchmarks.timing import timed
 spent = {'validating': 0.0, 'writing': 0.0}
-def timed(name, fn):
-    def wrapper(*args, **kwargs):
-        started = time.process_time()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[name] += time.process_time() - started
-    return wrapper
-store_module.validate_records = timed('validating', store_module.validate_records)
-store_module.identify_all = timed('writing', store_module.identify_all)
+store_module.validate_records = timed(spent, 'validating', store_module.validate_records, time.process_time)
+store_module.identify_all = timed(spent, 'writing', store_module.identify_all, time.process_time)
 warm_up()
 gc.disable(); gc.freeze()
 size = os.path.getsize(path)

@@ -49,15 +49,10 @@ import sys, time
 from tracker.store import EventStore
 import tracker.publish as publish
 import tracker.replay as replay
+from functools import partial
+from benchmarks.timing import timed
 spent = {}
-def timed(name, fn):
-    def wrapper(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
-    return wrapper
+timed = partial(timed, spent)
 replay._drop_and_create = timed("drop old tables", replay._drop_and_create)
 replay._Run.apply_log = timed("log pass", replay._Run.apply_log)
 replay._Run.flush = timed("  of which row inserts", replay._Run.flush)
