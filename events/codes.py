@@ -1,4 +1,5 @@
-"""ISO 3166-1 country and ISO 4217 currency codes, from pycountry's own data files.
+"""ISO 3166-1 country and ISO 4217 currency codes, from pycountry's own data files,
+and the characters free text may not hold.
 
 Importing pycountry costs about 100 ms; reading the two JSON tables it ships
 costs about 2 ms, which keeps `tracker log` fast. The data is pycountry's either way.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from functools import lru_cache
 
 
@@ -34,3 +36,63 @@ def country_names() -> dict[str, str]:
 def currency_names() -> dict[str, str]:
     """ISO 4217 alphabetic code → name."""
     return {c["alpha_3"]: c["name"] for c in _database("iso4217.json")["4217"]}
+
+
+# Characters free text may not hold ----------------------------------------------------
+#
+# Event text is printed on terminals, written into feeds and shown on web pages. A
+# control character (an escape sequence, a NUL, a line break) or an invisible
+# bidirectional formatting character (which reorders what a reader sees) can make text
+# display as something other than what is stored, so no text field accepts them:
+#
+# - C0 controls U+0000-U+001F (tab and line feed too) and DEL, U+007F;
+# - C1 controls U+0080-U+009F;
+# - the line and paragraph separators U+2028 and U+2029;
+# - the bidirectional formatting characters U+061C, U+200E, U+200F, U+202A-U+202E and
+#   U+2066-U+2069;
+# - lone surrogates U+D800-U+DFFF, which are not characters at all (they reach Python
+#   from undecodable command-line bytes).
+
+#: The refused characters as a regular-expression class, in the Rust `regex` syntax that
+#: pydantic-core patterns use (surrogates cannot occur in a Rust string: pydantic-core
+#: refuses them before any pattern runs).
+UNSAFE_CLASS_RUST = r"\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{2028}-\x{202e}\x{2066}-\x{2069}"
+#: The same class in Python `re` syntax, with the surrogates.
+UNSAFE_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069\\ud800-\\udfff"
+_UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
+
+
+def first_unsafe(text: str) -> str | None:
+    """The first character of `text` that free text may not hold, if any."""
+    found = _UNSAFE.search(text)
+    return found.group() if found else None
+
+
+def code_point(char: str) -> str:
+    """`U+001B`: how messages name a character."""
+    return f"U+{ord(char):04X}"
+
+
+def unsafe_kind(char: str) -> str:
+    """What sort of refused character `char` is, in words."""
+    point = ord(char)
+    if point < 0x20 or 0x7F <= point <= 0x9F:
+        return "control character"
+    if point in (0x2028, 0x2029):
+        return "line or paragraph separator"
+    if 0xD800 <= point <= 0xDFFF:
+        return "lone surrogate (not a character)"
+    return "bidirectional formatting character"
+
+
+def visible(text: str, limit: int | None = None) -> str:
+    """`text` safe to print on a terminal: each refused character shown as `<U+001B>`.
+
+    With `limit`, text longer than that is cut and ends in an ellipsis, so that a
+    message quoting a huge value stays one readable line.
+    """
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "…"
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda m: f"<{code_point(m.group())}>", text)

@@ -14,12 +14,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .codes import visible
+
 ACCEPTED = (
     "YYYY, YYYY-MM, YYYY-MM-DD, or an interval START/END of those, "
     "optionally ending in ? (uncertain) or ~ (approximate)"
 )
 
-_PART = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# ASCII digits only: `\d` and int() also take other scripts' digits (Arabic-Indic,
+# full-width and more), and a date must read the same to every reader and sort as text.
+_PART = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+#: No accepted date is longer than this (`2024-06-12/2024-06-13?` has 22 characters).
+MAX_DATE_LENGTH = 40
 _QUALIFIERS = {"?": "uncertain", "~": "approximate"}
 
 
@@ -39,23 +45,30 @@ class Occurred:
     interval: bool
 
 
+def _quoted(text: str) -> str:
+    """A date as messages quote it: safe on a terminal and never overlong."""
+    return f"'{visible(text, MAX_DATE_LENGTH)}'"
+
+
 def _parse_part(part: str, whole: str, *, as_end: bool) -> tuple[dt.date, str]:
     match = _PART.fullmatch(part)
     if match is None:
-        raise DateError(f"'{whole}' is not a date the tracker accepts: use {ACCEPTED}")
+        if any(char.isdigit() and not char.isascii() for char in part):
+            raise DateError(f"{_quoted(whole)}: dates are written with the digits 0-9 only")
+        raise DateError(f"{_quoted(whole)} is not a date the tracker accepts: use {ACCEPTED}")
     year, month, day = (int(g) if g else None for g in match.groups())
     if year == 0:
-        raise DateError(f"'{whole}': year 0000 does not exist; years run from 0001")
+        raise DateError(f"{_quoted(whole)}: year 0000 does not exist; years run from 0001")
     if month is None:
         return (dt.date(year, 12, 31) if as_end else dt.date(year, 1, 1)), "year"
     if not 1 <= month <= 12:
-        raise DateError(f"'{whole}': month {month:02d} does not exist (months are 01 to 12)")
+        raise DateError(f"{_quoted(whole)}: month {month:02d} does not exist (months are 01 to 12)")
     last_day = calendar.monthrange(year, month)[1]
     if day is None:
         return dt.date(year, month, last_day if as_end else 1), "month"
     if not 1 <= day <= last_day:
         raise DateError(
-            f"'{whole}': day {day:02d} does not exist in {calendar.month_name[month]} {year}, "
+            f"{_quoted(whole)}: day {day:02d} does not exist in {calendar.month_name[month]} {year}, "
             f"which has {last_day} days"
         )
     return dt.date(year, month, day), "day"
@@ -72,17 +85,19 @@ def parse_occurred(text: str) -> Occurred:
     """
     if not isinstance(text, str) or not text:
         raise DateError(f"a date is required: use {ACCEPTED}")
+    if len(text) > MAX_DATE_LENGTH:
+        raise DateError(f"{_quoted(text)} is not a date the tracker accepts: use {ACCEPTED}")
     body, qualifier = text, None
     if text[-1] in _QUALIFIERS:
         body, qualifier = text[:-1], _QUALIFIERS[text[-1]]
     if "/" in body:
         first, _, last = body.partition("/")
         if "/" in last:
-            raise DateError(f"'{text}': an interval has exactly one '/'")
+            raise DateError(f"{_quoted(text)}: an interval has exactly one '/'")
         start, p1 = _parse_part(first, text, as_end=False)
         end, p2 = _parse_part(last, text, as_end=True)
         if end < start:
-            raise DateError(f"'{text}': the interval ends before it starts")
+            raise DateError(f"{_quoted(text)}: the interval ends before it starts")
         precision = p1 if _COARSER[p1] <= _COARSER[p2] else p2
         return Occurred(text, start, end, precision, qualifier, True)
     start, precision = _parse_part(body, text, as_end=False)

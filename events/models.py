@@ -10,7 +10,7 @@ annotations`): pydantic then need not evaluate each one from text, and every
 """
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Context, Decimal
 from functools import lru_cache
 from operator import countOf
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -28,7 +28,15 @@ from pydantic import (
 )
 from pydantic_core import SchemaValidator
 
-from .codes import country_names, currency_names
+from .codes import (
+    UNSAFE_CLASS_RUST,
+    code_point,
+    country_names,
+    currency_names,
+    first_unsafe,
+    unsafe_kind,
+    visible,
+)
 from .dates import ACCEPTED, DateError, parse_occurred
 
 STATUSES = (
@@ -54,6 +62,26 @@ Status = Literal[
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
+# Input limits ------------------------------------------------------------------------
+#
+# Every field is bounded, so that no line of input can crash the tracker or turn into
+# a much larger stored event, and no text can drive a terminal (see events/codes.py).
+
+#: Amounts have at most this many digits before the decimal point ...
+AMOUNT_WHOLE_DIGITS = 20
+#: ... and at most this many after it, once trailing zeros are dropped.
+AMOUNT_DECIMAL_PLACES = 10
+#: The largest whole number a count (quantity, attendance, edition, agreement_count) takes.
+MAX_COUNT = 10**12
+TEXT_MAX, NAME_MAX, URL_MAX = 2000, 300, 2000
+#: Most items in a list of names (parties, participants) and in `sources`.
+MAX_NAMES, MAX_SOURCES = 100, 20
+#: Most fields one correction changes.
+MAX_CHANGES = 50
+#: Free text: no control characters (tab and line feed included), no line or paragraph
+#: separators, no bidirectional formatting characters.
+TEXT_PATTERN = rf"^[^{UNSAFE_CLASS_RUST}]*$"
+
 
 @lru_cache(maxsize=65536)
 def _edtf(text: str) -> str:
@@ -73,13 +101,27 @@ def _calendar_date(text: str) -> str:
     return text
 
 
+#: Enough precision to normalise any accepted amount exactly (the default context's 28
+#: digits would round a 30-digit amount).
+_EXACT = Context(prec=AMOUNT_WHOLE_DIGITS + AMOUNT_DECIMAL_PLACES + 10)
+
+
 def _plain_decimal(d: Decimal) -> str:
-    """Decimals are written without exponent or trailing zeros, so equal amounts hash equally."""
-    return format(d.normalize(), "f")
+    """Decimals are written without exponent or trailing zeros, so equal amounts hash equally.
+
+    Every zero (`-0`, `0.00`, `0E+9`) is written `0`.
+    """
+    if not d:
+        return "0"
+    return format(d.normalize(_EXACT), "f")
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX, pattern=TEXT_PATTERN)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=TEXT_PATTERN)
+]
 Slug = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # Codes and URLs are checked inside pydantic-core (a Literal, a pattern) rather than by
@@ -87,14 +129,28 @@ EventId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # the resulting errors back into plain messages.
 CountryCode = Literal[tuple(country_names())]  # type: ignore[valid-type]
 CurrencyCode = Literal[tuple(currency_names())]  # type: ignore[valid-type]
-URL_PATTERN = r"^(?i)https?://[^\s/$.?#][^\s]*$"
+URL_PATTERN = rf"^(?i)https?://[^\s/$.?#{UNSAFE_CLASS_RUST}][^\s{UNSAFE_CLASS_RUST}]*$"
 EDTFDate = Annotated[str, AfterValidator(_edtf)]
-CalendarDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_date)]
-WebUrl = Annotated[str, StringConstraints(pattern=URL_PATTERN)]
-Amount = Annotated[
-    Decimal, Field(ge=0, allow_inf_nan=False), PlainSerializer(_plain_decimal, return_type=str)
+# ASCII digits: in pydantic-core's patterns, as in Python's, \d matches any script's digits.
+CalendarDate = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_date)
 ]
-Count = Annotated[int, Field(ge=0)]
+WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=URL_PATTERN)]
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        allow_inf_nan=False,
+        max_digits=AMOUNT_WHOLE_DIGITS + AMOUNT_DECIMAL_PLACES,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+    ),
+    PlainSerializer(_plain_decimal, return_type=str),
+]
+# Whole numbers are JSON integers: strict, so true, 7.0 and "7" are refused, not taken as 1 and 7.
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
+Ordinal = Annotated[int, Field(ge=1, le=MAX_COUNT, strict=True)]
+#: A key of a correction's `changes`: a field name.
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class Strict(BaseModel):
@@ -124,8 +180,8 @@ class Location(Strict):
     """Where something happened, for maps."""
 
     name: Name = Field(description="place name")
-    lat: float = Field(ge=-90, le=90, description="latitude")
-    lon: float = Field(ge=-180, le=180, description="longitude")
+    lat: float = Field(ge=-90, le=90, strict=True, description="latitude")
+    lon: float = Field(ge=-180, le=180, strict=True, description="longitude")
 
 
 class Envelope(Strict):
@@ -149,7 +205,7 @@ class Envelope(Strict):
     status: Status | None = Field(
         None, description="the lifecycle status this event puts its project in"
     )
-    sources: list[Source] = Field(min_length=1, description="where it was reported")
+    sources: list[Source] = Field(min_length=1, max_length=MAX_SOURCES, description="where it was reported")
     project_name: Name | None = Field(None, description="the project's human name")
     location: Location | None = Field(None, description="where it happened")
     note: Text | None = Field(None, description="an analyst's note, e.g. where sources disagree")
@@ -182,9 +238,9 @@ class Signing(Envelope):
     default_status = "committed"
     about = "agreements signed (one event may record several)"
     kind: Literal["signing"]
-    parties: list[Name] = Field(min_length=1, description="who signed")
+    parties: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who signed")
     title: Name = Field(description="what was signed")
-    agreement_count: int = Field(1, ge=1, description="how many agreements were signed")
+    agreement_count: Ordinal = Field(1, description="how many agreements were signed")
     value: Value | None = Field(None, description="value, e.g. '1.5e9 USD'")
 
 
@@ -193,7 +249,7 @@ class Mou(Envelope):
     default_status = "agreed"
     about = "a memorandum of understanding"
     kind: Literal["mou"]
-    parties: list[Name] = Field(min_length=1, description="who signed it")
+    parties: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who signed it")
     subject: Name = Field(description="what it is about")
 
 
@@ -214,7 +270,7 @@ class Forum(Envelope):
     about = "a forum, conference or business council"
     kind: Literal["forum"]
     name: Name = Field(description="the forum's name")
-    edition: int | None = Field(None, ge=1, description="which edition (17 for the 17th)")
+    edition: Ordinal | None = Field(None, description="which edition (17 for the 17th)")
     host_country: CountryCode | None = Field(None, description="the host country")
     attendance: Count | None = Field(None, description="how many attended")
 
@@ -223,7 +279,7 @@ class Meeting(Envelope):
     plural = "meetings"
     about = "talks, a meeting or a roundtable"
     kind: Literal["meeting"]
-    participants: list[Name] = Field(min_length=1, description="who took part")
+    participants: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who took part")
     topic: Name = Field(description="what was discussed")
 
 
@@ -271,7 +327,9 @@ class _Amendment(Envelope):
     occurred: EDTFDate | None = Field(None, description="when the amendment was made")
     countries: list[CountryCode] = Field(default_factory=list, description="countries concerned")
     summary: Text | None = Field(None, description="what was amended and why")
-    sources: list[Source] = Field(default_factory=list, description="where the fix was reported")
+    sources: list[Source] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="where the fix was reported"
+    )
     target: EventId = Field(description="id of the event amended")
     reason: Text = Field(description="why")
 
@@ -293,8 +351,10 @@ class Correction(_Amendment):
     plural = "corrections"
     about = "new values for fields of an earlier event"
     kind: Literal["correction"]
-    changes: dict[str, Any] = Field(
-        min_length=1, description="field → new value (null removes an optional field)"
+    changes: dict[FieldName, Any] = Field(
+        min_length=1,
+        max_length=MAX_CHANGES,
+        description="field → new value (null removes an optional field)",
     )
 
     @model_validator(mode="after")
@@ -375,8 +435,42 @@ def to_record(event: Envelope) -> dict[str, Any]:
     }
 
 
+#: What the one-line messages say about limits, in one place.
+AMOUNT_RULE = (
+    f"amounts are non-negative decimals with at most {AMOUNT_WHOLE_DIGITS} digits before the "
+    f"decimal point and {AMOUNT_DECIMAL_PLACES} after it"
+)
+TEXT_RULE = (
+    "text may not hold control characters (tabs and line breaks included), line or paragraph "
+    "separators, or bidirectional formatting characters"
+)
+_SHOWN = 60
+
+
+def _shown(value: Any) -> str:
+    """A given value as a message quotes it: one line, escaped, at most about 60 characters."""
+    if isinstance(value, str):
+        text = repr(value[:_SHOWN])
+        return text if len(text) <= _SHOWN + 2 and len(value) <= _SHOWN else text[: _SHOWN + 1] + "…"
+    if value is None or isinstance(value, bool):
+        text = {None: "null", True: "true", False: "false"}[value]
+    elif isinstance(value, (int, float)):
+        text = repr(value)
+    elif isinstance(value, dict):
+        text = "an object"
+    elif isinstance(value, list):
+        text = "a list"
+    else:
+        text = repr(value)
+    return text[:_SHOWN] + ("…" if len(text) > _SHOWN else "")
+
+
 def explain(error: ValidationError) -> str:
-    """One line naming the field and the problem, for the first error of a validation."""
+    """One line naming the field and the problem, for the first error of a validation.
+
+    The line is safe to print: any character text may not hold, even in a field's
+    name, is shown as `<U+001B>`, and quoted values are cut short.
+    """
     errors = error.errors(include_url=False)
     first = errors[0]
     field = ".".join(str(part) for part in first.get("loc", ()))
@@ -385,6 +479,7 @@ def explain(error: ValidationError) -> str:
     last = str(first.get("loc", ("",))[-1]) if first.get("loc") else ""
     parent = str(first["loc"][-2]) if len(first.get("loc", ())) > 1 else ""
     given = first.get("input")
+    unsafe = first_unsafe(given) if isinstance(given, str) and kind_type in _TEXT_ERRORS else None
     if kind_type == "missing":
         message = "is required"
     elif kind_type == "extra_forbidden":
@@ -393,18 +488,32 @@ def explain(error: ValidationError) -> str:
         field, message = "kind", f"is required: one of {', '.join(KINDS)}"
     elif kind_type in ("union_tag_invalid", "model_attributes_type"):
         field, message = "kind", f"must be one of: {', '.join(KINDS)}"
+    elif unsafe is not None:
+        message = f"contains the {unsafe_kind(unsafe)} {code_point(unsafe)}: {TEXT_RULE}"
     elif kind_type == "literal_error" and (parent == "countries" or last.endswith("country")):
         hint = ""
         if isinstance(given, str) and given.upper() in country_names():
             hint = f" (codes are upper case: {given.upper()})"
-        message = f"{given!r} is not an ISO 3166-1 alpha-2 country code{hint}"
+        message = f"{_shown(given)} is not an ISO 3166-1 alpha-2 country code{hint}"
     elif kind_type == "literal_error" and last == "currency":
-        message = f"{given!r} is not an ISO 4217 currency code"
+        message = f"{_shown(given)} is not an ISO 4217 currency code"
     elif kind_type == "string_pattern_mismatch" and last == "url":
-        message = f"{given!r} is not an http(s) URL"
+        message = f"{_shown(given)} is not an http(s) URL"
+    elif kind_type == "string_pattern_mismatch" and last == "published":
+        message = f"{_shown(given)} is not a calendar date (YYYY-MM-DD, digits 0-9)"
+    elif kind_type in ("decimal_max_digits", "decimal_max_places", "decimal_whole_digits"):
+        message = f"{_shown(given)} is out of range: {AMOUNT_RULE}"
+    elif kind_type in ("int_type", "int_parsing", "int_from_float"):
+        message = f"must be a whole number (a JSON integer such as 7), not {_shown(given)}"
+    elif kind_type in ("float_type", "float_parsing"):
+        message = f"must be a number, not {_shown(given)}"
     more = len(errors) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"field '{field}': {message}{suffix}" if field else f"{message}{suffix}"
+    return visible(f"field '{field}': {message}{suffix}" if field else f"{message}{suffix}")
+
+
+#: Errors that a character text may not hold can cause: they are explained by that character.
+_TEXT_ERRORS = frozenset({"string_pattern_mismatch", "string_unicode"})
 
 
 # Validating many events at once ------------------------------------------------------

@@ -23,7 +23,10 @@ from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
-from .store import AppendResult, EventStore, LogError, PreparedBatch, prepare_batch, warm_up
+from events.codes import visible
+from events.identity import NestingError, duplicate_key, may_repeat_a_key
+
+from .store import BATCH, AppendResult, EventStore, LogError, PreparedBatch, prepare_batch, warm_up
 
 #: Files smaller than this are prepared in-process: starting workers would cost more.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
@@ -43,6 +46,19 @@ MAX_WORKERS = 3
 WORKER_NICENESS = 2
 
 
+def _key_problem(text: bytes, data: Any) -> str | None:
+    """What is wrong with the keys of a parsed line, if anything: a key given twice."""
+    if not may_repeat_a_key(text, data):
+        return None
+    try:
+        key = duplicate_key(text)
+    except NestingError:
+        return "nested too deeply"
+    if key is None:
+        return None
+    return f"the key {visible(repr(key[:60]))} appears twice in one object; give each field once"
+
+
 def _lines(f: BinaryIO, on_bytes=None) -> Iterator[tuple[int, dict[str, Any]]]:
     done = 0
     for number, raw in enumerate(f, 1):
@@ -52,9 +68,41 @@ def _lines(f: BinaryIO, on_bytes=None) -> Iterator[tuple[int, dict[str, Any]]]:
         if not raw.strip():
             continue
         try:
-            yield number, orjson.loads(raw)
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             raise LogError(f"not valid JSON ({e})", number) from None
+        problem = _key_problem(raw, data)
+        if problem is not None:
+            raise LogError(problem, number)
+        yield number, data
+    if on_bytes is not None:
+        on_bytes(done)
+
+
+def _prepared_lines(f: BinaryIO, on_bytes=None) -> Iterator[PreparedBatch]:
+    """The lines of a file prepared in this process, BATCH lines at a time.
+
+    Prepared as a worker prepares a block (`_prepare_lines`), so that the first bad
+    line is the one named whichever path a file takes, whatever is wrong with it.
+    """
+    done = 0
+    numbered: list[tuple[int, bytes]] = []
+    unterminated = None
+    for number, raw in enumerate(f, 1):
+        done += len(raw)
+        if on_bytes is not None and number % 1000 == 0:
+            on_bytes(done)
+        if raw[-1:] == b"\n":
+            raw = raw[:-1]
+        else:
+            unterminated = number  # the file's last line
+        if raw[:1] not in _SPACE or raw.strip():
+            numbered.append((number, raw))
+        if len(numbered) == BATCH:
+            yield _prepare_lines(numbered, unterminated)
+            numbered = []
+    if numbered:
+        yield _prepare_lines(numbered, unterminated)
     if on_bytes is not None:
         on_bytes(done)
 
@@ -71,20 +119,31 @@ def _prepare_lines(numbered: list[tuple[int, bytes]], unterminated: int | None =
     except orjson.JSONDecodeError:
         pass
     else:
-        return prepare_batch(items)
+        for (_, text), (_, data) in zip(numbered, items):
+            if may_repeat_a_key(text, data):
+                break  # the line by line path below finds the line and its key
+        else:
+            return prepare_batch(items)
     items = []
     for number, text in numbered:
         try:
-            items.append((number, orjson.loads(text)))
+            data = orjson.loads(text)
         except orjson.JSONDecodeError:
-            if items:
-                prepare_batch(items)  # a bad line before this one is the one to name
             try:
                 orjson.loads(text if number == unterminated else text + b"\n")
             except orjson.JSONDecodeError as e:
-                raise LogError(f"not valid JSON ({e})", number) from None
-            raise  # pragma: no cover - the text and the raw line parse alike
-    raise AssertionError("unreachable: some line did not parse")  # pragma: no cover
+                problem = f"not valid JSON ({e})"
+            else:  # pragma: no cover - the text and the raw line parse alike
+                raise
+        else:
+            problem = _key_problem(text, data)
+            if problem is None:
+                items.append((number, data))
+                continue
+        if items:
+            prepare_batch(items)  # a bad line before this one is the one to name
+        raise LogError(problem, number)
+    return prepare_batch(items)  # only a key that looked repeated and was not
 
 
 def _boundary(fd: int, nominal: int, size: int) -> int:
@@ -301,7 +360,7 @@ def _received(conn) -> tuple[int, Any]:
 def _events(f: BinaryIO, file: str, size: int, on_bytes=None) -> Iterator[Any]:
     if size >= PARALLEL_FROM_BYTES:
         return prepared_in_parallel(file, size, on_bytes)
-    return _lines(f, on_bytes)
+    return _prepared_lines(f, on_bytes)
 
 
 def _append_all(store: EventStore, events: Iterator[Any]) -> AppendResult:
@@ -319,7 +378,7 @@ def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> 
     batches, and only the current batch is held.
     """
     if file == "-":
-        return store.append(_lines(sys.stdin.buffer))
+        return store.append(_prepared_lines(sys.stdin.buffer))
     size = os.path.getsize(file)
     with open(file, "rb") as f:
         if not (show_progress and sys.stderr.isatty() and size > 256 * 1024):

@@ -17,6 +17,7 @@ from typing import Any, Literal, Union
 import orjson
 from pydantic.fields import FieldInfo
 
+from events.identity import NestingError, duplicate_key
 from events.models import Location, Source, Value
 
 SOURCE_FORM = "'PUBLISHER | TITLE | YYYY-MM-DD [| URL] [| AUTHOR]'"
@@ -53,7 +54,8 @@ def parse_value(text: str) -> dict[str, Any]:
 
 def parse_location(text: str) -> dict[str, Any]:
     name, at, coordinates = text.rpartition("@")
-    match = re.fullmatch(r"\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*", coordinates)
+    number = r"(-?[0-9]+(?:\.[0-9]+)?)"
+    match = re.fullmatch(rf"\s*{number}\s*,\s*{number}\s*", coordinates, re.ASCII)
     if not at or not name.strip() or not match:
         raise InputError(f"'{text}' is not a location: use {LOCATION_FORM}")
     return {"name": name.strip(), "lat": float(match.group(1)), "lon": float(match.group(2))}
@@ -97,10 +99,10 @@ def _as_text(raw: str) -> str:
 
 
 def _as_int(raw: str) -> int:
-    try:
-        return int(raw.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise InputError(f"'{raw}' is not a whole number") from None
+    # ASCII digits only: int() alone would also read other scripts' digits.
+    if not re.fullmatch(r"\s*-?[0-9][0-9,_]*\s*", raw, re.ASCII):
+        raise InputError(f"'{raw}' is not a whole number")
+    return int(raw.replace(",", "").replace("_", ""))
 
 
 def _as_country(raw: str) -> str:
@@ -162,9 +164,13 @@ def parse_assignment(model_fields: dict[str, FieldInfo], assignment: str) -> tup
     stripped = raw.strip()
     if stripped == "null" or stripped[:1] in "[{":
         try:
-            return name, orjson.loads(stripped)
-        except orjson.JSONDecodeError:
+            value = orjson.loads(stripped)
+            doubled = duplicate_key(stripped)
+        except (orjson.JSONDecodeError, NestingError):
             raise InputError(f"--set '{assignment}': the value is not valid JSON") from None
+        if doubled is not None:
+            raise InputError(f"--set '{assignment}': the key {doubled!r} appears twice; give each key once")
+        return name, value
     spec = field_input(name, model_fields[name])
     if spec.multiple:
         items = [item.strip() for item in raw.split("," if spec.parse is not parse_source else ";")]
