@@ -5,7 +5,7 @@ import sqlite3
 
 import orjson
 
-from tracker.store import EventStore
+from tracker.store import LOG_TRIGGERS, EventStore
 from tracker.verify import verify_log
 
 from .conftest import example
@@ -17,15 +17,17 @@ def logged(store, n=6):
 
 
 def behind_the_back(path, *statements):
-    """What someone with a SQL shell could do: drop the guards, change rows, put the guards back."""
+    """What someone with a SQL shell could do: drop the guards, change rows, put the guards back
+    exactly as they were, so that only the chain can tell."""
     conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute("DROP TRIGGER events_no_delete")
+    for name in LOG_TRIGGERS:
+        conn.execute(f"DROP TRIGGER {name}")
     for statement in statements:
         conn.execute(statement)
+    for sql in LOG_TRIGGERS.values():
+        conn.execute(sql)
     conn.commit()
     conn.close()
-    EventStore(path).close()  # re-creates the triggers, so only the chain can tell
 
 
 def test_an_untouched_log_verifies(store):

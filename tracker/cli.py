@@ -7,10 +7,12 @@ Data goes to stdout (`--json` prints only JSON); notes and errors go to stderr.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import click
 import typer
 
 from .store import EventStore, LogError, resolve_db_path
@@ -58,40 +60,103 @@ def db_path(ctx: typer.Context) -> Path:
 
 
 def open_store(ctx: typer.Context) -> EventStore:
-    """The log at --db, created empty when there is none (every write command may create it)."""
-    return EventStore(db_path(ctx))
+    """The log at --db for writing, created empty when there is none.
+
+    A log that is not as the tracker left it (LogProblem) is refused before anything
+    is added to it: appending would bury the evidence.
+    """
+    from .replay import reach_problems
+    from .store import LogProblem
+
+    store = EventStore(db_path(ctx))
+    problems = reach_problems(store.conn)
+    if problems:
+        store.close()
+        raise LogProblem(problems)
+    return store
 
 
-def open_existing(ctx: typer.Context) -> EventStore:
-    """The log at --db for reading; a missing database is bad input, not a new empty one."""
+def open_existing(ctx: typer.Context, *, check: bool = True) -> EventStore:
+    """The log at --db for reading, opened read-only; a missing database is bad input."""
     path = db_path(ctx)
     if not path.exists():
         raise fail(f"no database at {path}: run `tracker init` first, or pass --db PATH")
-    return EventStore(path)
+    return EventStore(path, readonly=True, check=check)
+
+
+def open_current(ctx: typer.Context) -> EventStore:
+    """The log at --db, read-only, with projections that answer for the whole log.
+
+    When the stored projections are behind (a write cut short), the answer comes from
+    a replay in memory, and a note on stderr says so; the file is never written.
+    """
+    from .output import say
+    from .replay import ensure_current
+
+    store = open_existing(ctx)
+    try:
+        note = ensure_current(store)
+    except BaseException:
+        store.close()
+        raise
+    if note:
+        say(f"Note: {note}.")
+    return store
 
 
 #: Catching up on more events than this shows a status line on a terminal.
 LONG_CATCH_UP = 5000
 
 
-def after_write(store: EventStore) -> None:
+def after_write(store: EventStore, written: str) -> None:
     """Bring the projections up to date before a write command returns.
 
-    A large import can take a while to replay: say so on a terminal rather than sit
-    silent. A single `tracker log` stays quiet (and does not pay for importing rich).
+    `written` says what the command has already committed to the log, so that a
+    catch-up that fails (a full disk, a writer holding the lock) is reported truthfully:
+    the events are in, only the projections lag. A large import can take a while to
+    replay: say so on a terminal rather than sit silent. A single `tracker log` stays
+    quiet (and does not pay for importing rich).
     """
+    from .faults import Fault, cause, remedy
     from .replay import catch_up, checkpoint
 
-    if sys.stderr.isatty():
-        done = checkpoint(store.conn)
-        behind = store.head()[0] - (done or 0)
-        if behind > LONG_CATCH_UP:
-            from rich.console import Console
+    try:
+        if sys.stderr.isatty():
+            done = checkpoint(store.conn)
+            behind = store.head()[0] - (done or 0)
+            if behind > LONG_CATCH_UP:
+                from rich.console import Console
 
-            with Console(stderr=True).status(f"Bringing the projections up to date ({behind:,} events)..."):
-                catch_up(store)
-            return
-    catch_up(store)
+                with Console(stderr=True).status(f"Bringing the projections up to date ({behind:,} events)..."):
+                    catch_up(store)
+                return
+        catch_up(store)
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e)
+        if reason is None:
+            raise
+        raise Fault(
+            f"{written}; the projections were not brought up to date: {reason}. "
+            f"Run `tracker replay` {remedy(reason)}"
+        ) from None
+
+
+def appended(store: EventStore, items, **options):
+    """`store.append`, with bad input (exit 2) and a failure of the machine (exit 3) reported.
+
+    An append is one transaction, so when the machine fails it, nothing was written.
+    """
+    from .faults import Fault, cause
+
+    try:
+        return store.append(items, **options)
+    except LogError as e:
+        raise fail(str(e)) from None
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e)
+        if reason is None:
+            raise
+        raise Fault(f"{reason}: nothing was written") from None
 
 
 def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_json: bool) -> None:
@@ -99,12 +164,14 @@ def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_js
     from .output import emit_json
 
     with open_store(ctx) as store:
-        try:
-            result = store.append(events)
-        except LogError as e:
-            raise fail(str(e)) from None
-        after_write(store)
+        result = appended(store, events)
         event_id = result.last_id or events[-1].get("id")
+        if result.added:
+            try:
+                after_write(store, f"{event_id} was added to the log")
+            except Exception:
+                typer.echo(event_id)  # it is in the log, whatever else failed
+                raise
         if as_json:
             stored = store.get(event_id) if event_id else None
             emit_json(stored.exported() if stored else None)
@@ -113,6 +180,38 @@ def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_js
         else:
             typer.echo(event_id)
             typer.echo("(already in the log: nothing added)", err=True)
+
+
+def reporting(callback):
+    """A command that reports the log's problems (exit 2) and the machine's failures (exit 3) in one line."""
+    import functools
+
+    from .faults import COULD_NOT_COMPLETE, Fault, cause
+    from .store import LogProblem
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except LogProblem as e:
+            more = f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else ""
+            raise fail(
+                f"{_database()}: {e.problems[0]}{more}. Nothing was done: `tracker verify` reports on the whole log"
+            ) from None
+        except Fault as e:
+            raise fail(e.message, COULD_NOT_COMPLETE) from None
+        except (sqlite3.Error, OSError) as e:
+            reason = cause(e)
+            if reason is None:
+                raise
+            raise fail(f"{_database()}: {reason}", COULD_NOT_COMPLETE) from None
+
+    return run
+
+
+def _database() -> str:
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.find_root().obj["db"]) if ctx and ctx.find_root().obj else "the database"
 
 
 @app.callback()
@@ -145,15 +244,14 @@ def init(
     from .output import say
 
     with open_store(ctx) as store:
+        written = "the log is ready"
         if not empty:
             from .store import read_jsonl
 
-            try:
-                result = store.append(read_jsonl(record_path()))
-            except LogError as e:  # pragma: no cover - the bundled record is tested
-                raise fail(f"{record_path()}: {e}") from None
+            result = appended(store, read_jsonl(record_path()))
             say(f"Loaded the bundled record: {result.added} events added, {result.skipped} already present.")
-        after_write(store)
+            written = f"{result.added} events of the bundled record were added"
+        after_write(store, written)
         say(f"{db_path(ctx)}: {store.count()} events.")
 
 
@@ -169,6 +267,7 @@ def import_(
     twice adds nothing. Lines carrying seq, recorded_at, prev_hash and hash (as written
     by `export`) are restored exactly. Any bad line stops the import: nothing is written.
     """
+    from .faults import Fault, cause
     from .importing import import_file
 
     with open_store(ctx) as store:
@@ -176,9 +275,13 @@ def import_(
             result = import_file(store, file, show_progress=not as_json)
         except LogError as e:
             raise fail(f"{file}: {e}") from None
+        except sqlite3.Error as e:
+            if cause(e) is None:
+                raise
+            raise Fault(f"{cause(e)}: nothing was written (the import is all or nothing)") from None
         except OSError as e:
             raise fail(f"{file}: {e.strerror or e}") from None
-        after_write(store)
+        after_write(store, f"{result.added} events were added (the log now ends at seq {store.head()[0]})")
     summary = {"added": result.added, "skipped": result.skipped, "last_seq": result.last_seq}
     if as_json:
         from .output import emit_json
@@ -205,10 +308,14 @@ def export(
             sys.stdout.flush()
             return
         partial = out.with_name(out.name + ".partial")
-        with open(partial, "wb") as f:
-            for line in store.export_lines():
-                f.write(line)
-        partial.replace(out)  # never leave a half-written export under the real name
+        try:
+            with open(partial, "wb") as f:
+                for line in store.export_lines():
+                    f.write(line)
+            partial.replace(out)  # never leave a half-written export under the real name
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 @app.command("list")
@@ -232,7 +339,6 @@ def list_(
 
     from .listing import current_events, effective_events
     from .output import emit_json_array, emit_table
-    from .replay import ensure_current
     from .timeaxes import TimeError, as_of_day, known_at_stamp
 
     if kind is not None and kind not in WORLD_KINDS:
@@ -247,10 +353,9 @@ def list_(
     except (TimeError, DateError) as e:
         raise fail(str(e)) from None
     filters = {"kind": kind, "country": country.upper() if country else None, "project": project, **bounds}
-    with open_existing(ctx) as store:
+    with open_current(ctx) if known is None else open_existing(ctx) as store:
         if known is None:
             # as known now: the replayed index answers from its indexes, streaming
-            ensure_current(store)
             found = current_events(store, **filters)
         else:
             # what the tracker said then: the log itself, read through its amendments
@@ -397,24 +502,50 @@ def retract(
 
 
 @app.command()
-def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Check the hash chain, the append-only triggers and the projections.
+def verify(
+    ctx: typer.Context,
+    head: Annotated[
+        Optional[list[str]],
+        typer.Option("--head", metavar="SEQ:HASH", help="A head published earlier (as verify prints it): the log must still hold it. Repeatable."),
+    ] = None,
+    heads: Annotated[
+        Optional[Path],
+        typer.Option("--heads", metavar="FILE", help="A file of published heads, one SEQ:HASH a line ('#' starts a comment)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the log's schema and triggers, the hash chain, published heads and the projections.
 
-    Exits 1 naming the first seq that does not check out. Prints the head hash: note
-    it down (or publish it) and a later verify proves the log up to it is unchanged.
+    Only reads: the database is opened read-only and nothing is repaired. Exits 1 naming
+    the first seq that does not check out. Prints the head (seq and hash): keep it, or
+    publish it, and a later `verify --head SEQ:HASH` proves the log up to it is unchanged.
     """
-    from .output import emit_json
-    from .verify import verify_all
+    from .output import emit_json, say
+    from .verify import HeadError, parse_head, read_heads, verify_all
 
-    with open_existing(ctx) as store:
-        report = verify_all(store)
+    try:
+        published = [parse_head(text) for text in head or ()]
+        if heads is not None:
+            published += read_heads(str(heads))
+    except HeadError as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"{heads}: {e.strerror or e}") from None
+    with open_existing(ctx, check=False) as store:  # verify reports a bad schema itself
+        report = verify_all(store, published)
     if as_json:
         emit_json(report.as_json())
-    elif report.ok:
-        typer.echo(f"OK: {report.events} events, chain intact, head seq {report.head_seq} hash {report.head_hash}")
     else:
-        for problem in report.problems:
-            typer.echo(f"FAIL: {problem}", err=True)
+        for note in report.notes:
+            say(f"Note: {note}.")
+        if report.ok:
+            proved = f", {report.heads_checked} published head(s) still in it" if report.heads_checked else ""
+            typer.echo(
+                f"OK: {report.events} events, chain intact{proved}, head seq {report.head_seq} hash {report.head_hash}"
+            )
+        else:
+            for problem in report.problems:
+                typer.echo(f"FAIL: {problem}", err=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -464,8 +595,20 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
     ]
     if wanted not in names:
         only_kind = words[1] if wanted == "log" and len(words) > 1 else None
-        result.add_typer(log_app(only_kind), name="log")
+        log = log_app(only_kind)
+        log.registered_commands = [_reporting_info(info) for info in log.registered_commands]
+        result.add_typer(log, name="log")
+    result.registered_commands = [_reporting_info(info) for info in result.registered_commands]
     return result
+
+
+def _reporting_info(info):
+    """A copy of a registered command whose callback reports faults (see `reporting`)."""
+    import copy
+
+    wrapped = copy.copy(info)
+    wrapped.callback = reporting(info.callback)
+    return wrapped
 
 
 def main() -> None:

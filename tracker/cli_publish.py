@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import KnownAt, after_write, app, db_path, fail
+from .cli import KnownAt, after_write, app, appended, db_path, fail, open_existing, open_store
 
 
 @app.command()
@@ -23,24 +23,24 @@ def serve(
     """
     from .output import say
     from .publish import datasette_for, prepare_path
-    from .store import EventStore, LogError, read_jsonl
+    from .store import read_jsonl
 
     path = db_path(ctx)
     if not path.exists():
         from .bundled import record_path
 
-        with EventStore(path) as store:
-            try:
-                result = store.append(read_jsonl(record_path()))
-            except LogError as e:  # pragma: no cover - the bundled record is tested
-                raise fail(f"{record_path()}: {e}") from None
-            after_write(store)
+        with open_store(ctx) as store:
+            result = appended(store, read_jsonl(record_path()))
+            after_write(store, f"{path} was created with the bundled record's {result.added} events")
         say(f"{path}: created from the bundled record ({result.added} events).")
+    with open_store(ctx) as store:  # refuses a log that is not as the tracker left it
+        after_write(store, "nothing was written to the log")
+        head_seq, head_hash, _ = store.head()
     prepare_path(path)
     import uvicorn
 
     ds = datasette_for(path)
-    say(f"Serving {path} at http://{host}:{port}/ (Ctrl+C stops)")
+    say(f"Serving {path} (head seq {head_seq} hash {head_hash}) at http://{host}:{port}/ (Ctrl+C stops)")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
 
 
@@ -64,6 +64,8 @@ def build(
     source = db_path(ctx)
     if not source.exists():
         raise fail(f"no database at {source}: run `tracker init` first, or pass --db PATH")
+    with open_existing(ctx):  # refuses a log that is not as the tracker left it
+        pass
     if out.resolve() == source.resolve():
         raise fail("OUT.db must not be the tracker's own database")
     try:

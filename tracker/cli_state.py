@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import AsOf, JsonFlag, KnownAt, app, fail, open_existing, open_store
+from .cli import AsOf, JsonFlag, KnownAt, app, fail, open_current, open_store
 
 
 def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
@@ -19,10 +19,7 @@ def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
 
 
 def _read(ctx: typer.Context, query, key: str | None, bounds: dict) -> list[dict[str, Any]]:
-    from .replay import ensure_current
-
-    with open_existing(ctx) as store:
-        ensure_current(store)
+    with open_current(ctx) as store:
         return query(store.conn, key, **bounds)
 
 

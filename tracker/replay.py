@@ -97,6 +97,14 @@ CREATE TABLE IF NOT EXISTS replay_state (
     last_seq INTEGER NOT NULL
 )
 """
+#: The log's head as the projections last saw it: a log that no longer reaches that seq,
+#: or holds another event there, was cut short or rewritten behind the tracker's back.
+HEAD_TABLE = """
+CREATE TABLE IF NOT EXISTS replay_head (
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+)
+"""
 
 _EE_COLUMNS = (
     "id, seq, kind, occurred, occurred_start, occurred_end, recorded_at, summary, project,"
@@ -165,8 +173,13 @@ def _indexed_table(statement: str) -> str:
     return _INDEXED.search(statement).group(1)
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+
 def _checkpoints(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
-    conn.execute(STATE_TABLE)
+    if not _has_table(conn, "replay_state"):
+        return {}
     return {name: (version, last) for name, version, last in conn.execute("SELECT * FROM replay_state")}
 
 
@@ -187,21 +200,45 @@ def needs_full(conn: sqlite3.Connection) -> bool:
         return True
     if any(checkpoints[name][0] != version for name, version in wanted.items()):
         return True
-    seqs = {last for _, last in checkpoints.values()}
-    head = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-    return len(seqs) != 1 or seqs.pop() > head
+    return len({last for _, last in checkpoints.values()}) != 1
+
+
+def _head_seq(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def reach_problems(conn: sqlite3.Connection) -> list[str]:
+    """How the log falls short of what its projections were built from; [] when it does not.
+
+    The checkpoint knows how far the log reached and the hash of the event there. A log
+    that now ends before that seq lost events; one with another hash there was
+    rewritten. Either is reported, never rebuilt over: a rebuild would erase the evidence.
+    """
+    head = _head_seq(conn)
+    reached = max((last for _, last in _checkpoints(conn).values()), default=0)
+    if reached > head:
+        return [
+            f"the log ends at seq {head}, but its projections were built from events up to "
+            f"seq {reached}: events after seq {head} were removed"
+        ]
+    if _has_table(conn, "replay_head"):
+        for seq, recorded in conn.execute("SELECT seq, hash FROM replay_head"):
+            row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+            if row is None or row[0] != recorded:
+                return [
+                    f"seq {seq}: the event there is not the one the projections were built from "
+                    "(its hash differs): the log was rewritten at or before seq {seq}".format(seq=seq)
+                ]
+    return []
 
 
 def checkpoint(conn: sqlite3.Connection) -> int | None:
     """The seq the projections are up to date with, or None when they need a full replay."""
+    conn.execute("BEGIN")
     try:
-        conn.execute("BEGIN")
-        try:
-            return None if needs_full(conn) else _checkpoints(conn)[ENGINE][1]
-        finally:
-            conn.execute("COMMIT")
-    except sqlite3.OperationalError:
-        return None
+        return None if needs_full(conn) else _checkpoints(conn)[ENGINE][1]
+    finally:
+        conn.execute("COMMIT")
 
 
 # The engine ---------------------------------------------------------------------
@@ -870,6 +907,9 @@ def _merge_keys(found: Iterator[tuple[str, list]], pending: list[str]) -> Iterat
 
 
 def _write_checkpoints(conn: sqlite3.Connection, last_seq: int) -> None:
+    conn.execute(HEAD_TABLE)
+    conn.execute("DELETE FROM replay_head")
+    conn.execute("INSERT INTO replay_head (seq, hash) SELECT seq, hash FROM events WHERE seq = ?", (last_seq,))
     conn.executemany(
         "INSERT OR REPLACE INTO replay_state (projection, version, last_seq) VALUES (?, ?, ?)",
         [(name, version, last_seq) for name, version in _wanted_versions().items()],
@@ -879,6 +919,11 @@ def _write_checkpoints(conn: sqlite3.Connection, last_seq: int) -> None:
 def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     """Inside an open write transaction: a full rebuild, or a catch-up from the checkpoint."""
     result = ReplayResult()
+    problems = reach_problems(conn)
+    if problems:
+        from .store import LogProblem
+
+        raise LogProblem(problems)
     conn.execute(STATE_TABLE)
     if full or needs_full(conn):
         result.full = True
@@ -919,13 +964,15 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
 
 def replay(store, *, full: bool = False) -> ReplayResult:
     """Bring every projection up to date with the log, in one transaction."""
+    from .store import rollback
+
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = _run(conn, full=full)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return result
 
@@ -935,12 +982,37 @@ def catch_up(store) -> ReplayResult:
     return replay(store)
 
 
-def ensure_current(store) -> None:
-    """For readers: catch up when the log has moved past the checkpoint (a cheap check)."""
-    last = checkpoint(store.conn)
-    head = store.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-    if last is None or last != head:
-        catch_up(store)
+def behind(store) -> int | None:
+    """How many events the projections lack (0 when current), or None when they need a full replay.
+
+    Raises LogProblem when the log no longer reaches as far as the projections.
+    """
+    conn = store.conn
+    problems = reach_problems(conn)
+    if problems:
+        from .store import LogProblem
+
+        raise LogProblem(problems)
+    last = checkpoint(conn)
+    return None if last is None else _head_seq(conn) - last
+
+
+def ensure_current(store) -> str | None:
+    """For readers: projections that answer for the whole log; a note when that took a replay.
+
+    A store opened read-only is never written: when its projections are behind, the
+    store switches to a private copy in memory and brings that up to date instead.
+    """
+    lacking = behind(store)
+    if lacking == 0:
+        return None
+    note = None
+    if store.readonly:
+        store.use_private_copy()
+        gap = "need a full replay" if lacking is None else f"are {lacking:,} events behind the log"
+        note = f"the stored projections {gap}; answered from a replay in memory (`tracker replay` stores one)"
+    catch_up(store)
+    return note
 
 
 # Verification ---------------------------------------------------------------------
@@ -967,26 +1039,43 @@ def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
 
 
 def check_projections(store, report) -> None:
-    """Catch up, then compare every derived table with a fresh full replay (rolled back)."""
-    conn = store.conn
-    try:
-        catch_up(store)
-    except sqlite3.Error as e:
-        report.problem(f"the projections cannot be brought up to date: {e}")
+    """Compare every derived table with a fresh full replay, on a private copy of the database.
+
+    The file is never written: the copy is brought up to date (when the stored
+    projections are merely behind the log, which a write cut short can leave), and then
+    rebuilt from scratch, and the two are compared table by table.
+    """
+    problems = reach_problems(store.conn)
+    for problem in problems:
+        report.problem(problem)
+    if problems:
         return
-    conn.execute("BEGIN IMMEDIATE")
+    lacking = behind(store)
+    if lacking != 0:
+        gap = "need a full replay" if lacking is None else f"are {lacking:,} events behind the log"
+        report.note(f"the stored projections {gap}: `tracker replay` brings them up to date")
+    copy = store.private_copy()
     try:
+        if lacking != 0:
+            catch_up(copy)
         tables = derived_tables()
-        before = {table: table_digest(conn, table) for table in tables}
-        _run(conn, full=True)
-        after = {table: table_digest(conn, table) for table in tables}
+        before = {table: table_digest(copy.conn, table) for table in tables}
+        copy.conn.execute("BEGIN")
+        _run(copy.conn, full=True)
+        after = {table: table_digest(copy.conn, table) for table in tables}
+    except sqlite3.Error as e:
+        report.problem(f"the projections cannot be replayed: {e}")
+        return
     finally:
-        conn.execute("ROLLBACK")
+        copy.close()
     for table in tables:
         if before[table] != after[table]:
             report.problem(
                 f"table {table} differs from a fresh replay of the log "
-                f"({before[table][0]} rows, a fresh replay gives {after[table][0]}): run `tracker replay --full`"
+                f"({before[table][0]} rows, a fresh replay gives {after[table][0]}): the projections "
+                "were changed, or the log was rewritten after they were built. Check the log against a "
+                "head you kept (`tracker verify --head SEQ:HASH`); if it is right, `tracker replay --full` "
+                "rebuilds them"
             )
 
 

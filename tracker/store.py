@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,8 +46,9 @@ BATCH = 2000
 #: Events appended between two passes of the cycle collector, which is off meanwhile.
 COLLECT_EVERY = 200_000
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
+#: The log's own schema, created in a new database and never again: a trigger dropped or
+#: replaced later is reported (`schema_problems`), not quietly put back.
+LOG_TABLE = """CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
@@ -57,20 +59,116 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
-);
+)"""
+#: The triggers that make the table append-only, by name. UPDATE and DELETE are refused;
+#: so is an INSERT that is not at the end with a new id, which is how `INSERT OR REPLACE`
+#: would otherwise delete a row without firing the DELETE trigger.
+LOG_TRIGGERS = {
+    "events_no_update": """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed');
+END""",
+    "events_no_delete": """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed');
+END""",
+    "events_no_replace": """CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN NEW.seq <= (SELECT max(seq) FROM events) OR EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: a row goes after the last one, with a new id (REPLACE is not allowed)');
+END""",
+}
+SCHEMA = ";\n".join([LOG_TABLE, *LOG_TRIGGERS.values()]) + ";\n"
+#: Indexes that only make reading faster: put back when missing, and never a problem.
+INDEXES = """
 CREATE INDEX IF NOT EXISTS events_amendment_target
     ON events (json_extract(body, '$.target'))
     WHERE kind IN ('correction', 'retraction');
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-BEGIN
-    SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed');
-END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-BEGIN
-    SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed');
-END;
 """
-TRIGGERS = ("events_no_update", "events_no_delete")
+#: `PRAGMA user_version` of a log with this schema. Version 0 is a log made before
+#: events_no_replace existed: with its first two triggers intact, a write adds the third.
+SCHEMA_VERSION = 1
+TRIGGERS = tuple(LOG_TRIGGERS)
+#: Tables only the tracker makes: a database holding them has been a log, even if `events` is gone.
+TRACKER_TABLES = ("replay_state", "effective_events")
+
+
+class LogProblem(Exception):
+    """The database is not the log as the tracker left it: reported, never repaired.
+
+    Raised on opening (a trigger missing or altered, the table gone or changed) and by
+    the replay engine (a log shorter than its projections). `tracker verify` reports
+    every problem; other commands refuse to go on.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(problems[0])
+
+
+def _normal(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+@lru_cache(maxsize=1)
+def _expected_schema() -> dict[str, tuple[str, str]]:
+    """name → (type, normalised SQL) of every object SCHEMA makes, as SQLite stores it."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    rows = conn.execute("SELECT name, type, sql FROM sqlite_master").fetchall()
+    conn.close()
+    return {name: (type_, _normal(sql)) for name, type_, sql in rows}
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """What differs between this database's log and the log the tracker makes; [] when none.
+
+    The table and each trigger are compared as SQLite stores their SQL, so a trigger
+    dropped, replaced by one that does nothing, or joined by another on `events`, and a
+    column added, all show. A log of schema version 0 lacking only `events_no_replace`
+    is an older tracker's, not a problem for reading (`is_older_log`).
+    """
+    expected = _expected_schema()
+    found = {
+        name: (type_, _normal(sql))
+        for name, type_, sql in conn.execute(
+            "SELECT name, type, sql FROM sqlite_master WHERE tbl_name = 'events' AND type IN ('table', 'trigger')"
+        )
+    }
+    if "events" not in found:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables & set(TRACKER_TABLES):
+            return ["the events table is missing, though the projections built from it are here: the log was dropped"]
+        return ["there is no events table: this is not a tracker database"]
+    problems = []
+    if found["events"] != expected["events"]:
+        problems.append("the events table is not as the tracker made it: its columns or constraints were changed")
+    for name in TRIGGERS:
+        if name not in found:
+            if name == "events_no_replace" and is_older_log(conn, found):
+                continue
+            problems.append(f"trigger {name} is missing: the log is no longer append-only")
+        elif found[name] != expected[name]:
+            problems.append(f"trigger {name} is not the tracker's: it was replaced, and may not protect the log")
+    for name, (type_, _) in sorted(found.items()):
+        if type_ == "trigger" and name not in TRIGGERS:
+            problems.append(f"trigger {name} on events is not the tracker's: nothing but the tracker may act on the log")
+    return problems
+
+
+def is_older_log(conn: sqlite3.Connection, found: dict | None = None) -> bool:
+    """True for a log an older tracker made: schema version 0, its two triggers intact."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+        return False
+    expected = _expected_schema()
+    if found is None:
+        found = {
+            name: (type_, _normal(sql))
+            for name, type_, sql in conn.execute("SELECT name, type, sql FROM sqlite_master WHERE tbl_name = 'events'")
+        }
+    return "events_no_replace" not in found and all(
+        found.get(name) == expected[name] for name in ("events", "events_no_update", "events_no_delete")
+    )
 
 
 class LogError(ValueError):
@@ -349,10 +447,19 @@ def resolve_db_path(db: str | os.PathLike | None) -> Path:
     return Path(db or os.environ.get("TRACKER_DB") or DEFAULT_DB)
 
 
+def busy_timeout() -> float:
+    """Seconds a write waits for another writer's lock: $TRACKER_BUSY_TIMEOUT, else 60."""
+    try:
+        return max(0.0, float(os.environ.get("TRACKER_BUSY_TIMEOUT") or 60))
+    except ValueError:
+        return 60.0
+
+
 def connect(path: str | os.PathLike) -> sqlite3.Connection:
     """A connection with the log's pragmas: WAL, a busy timeout, and a generous page cache."""
-    conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 60000")
+    wait = busy_timeout()
+    conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode != "wal" and str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
@@ -361,13 +468,91 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     return conn
 
 
-class EventStore:
-    """The append-only log. Usable from Python; the CLI is a thin layer over it."""
+def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
+    """A connection that cannot write to the database file, for commands that only read.
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB):
+    A log in WAL mode is read through its shared-memory file, which SQLite creates
+    beside the database if need be; on a read-only file system it cannot, and nobody
+    can write there either, so the file is then opened as immutable.
+    """
+    location = Path(path).resolve()
+    if not location.is_file():
+        raise sqlite3.OperationalError(f"no database file at {path}")
+    uri = f"file:{urllib.parse.quote(str(location))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout(), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if not _read_only_file_system(location):
+            raise
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA cache_size = -65536")
+    return conn
+
+
+def _read_only_file_system(path: Path) -> bool:
+    return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY) or not os.access(path.parent, os.W_OK)
+
+
+def _has_log(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is not None
+
+
+def _tracker_tables(conn: sqlite3.Connection) -> bool:
+    marks = ",".join("?" * len(TRACKER_TABLES))
+    return conn.execute(f"SELECT 1 FROM sqlite_master WHERE name IN ({marks})", TRACKER_TABLES).fetchone() is not None
+
+
+class EventStore:
+    """The append-only log. Usable from Python; the CLI is a thin layer over it.
+
+    `readonly=True` opens the file so that nothing can be written to it (the reading
+    commands and `verify`). Opening checks the log's schema against the tracker's and
+    raises LogProblem when they differ; `check=False` leaves that to the caller
+    (`verify`, which reports every problem). A new database gets the schema; an
+    existing one never has it re-created, only an older tracker's log upgraded.
+    """
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False, check: bool = True):
         self.path = path
-        self.conn = connect(path)
-        self.conn.executescript(SCHEMA)
+        self.readonly = readonly
+        self.conn = connect_readonly(path) if readonly else connect(path)
+        try:
+            self._open(check)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _open(self, check: bool) -> None:
+        conn = self.conn
+        if not self.readonly and not _has_log(conn) and not _tracker_tables(conn):
+            self._create()
+        problems = schema_problems(conn)
+        if problems and check:
+            raise LogProblem(problems)
+        if not self.readonly and not problems:
+            if is_older_log(conn):
+                self._migrate([LOG_TRIGGERS["events_no_replace"]], is_older_log)
+            conn.executescript(INDEXES)
+
+    def _create(self) -> None:
+        """Give a new database the log's schema (another process may be doing the same)."""
+        self._migrate([LOG_TABLE, *LOG_TRIGGERS.values()], lambda conn: not _has_log(conn))
+
+    def _migrate(self, statements: list[str], still_needed) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if still_needed(conn):
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -377,6 +562,24 @@ class EventStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def private_copy(self) -> EventStore:
+        """A store over a copy of this database in memory: whatever is done to it stays there."""
+        copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.conn.backup(copy)
+        store = object.__new__(EventStore)
+        store.path, store.readonly, store.conn = ":memory:", False, copy
+        return store
+
+    def use_private_copy(self) -> None:
+        """From now on, read a copy of the database in memory, never the file.
+
+        For a reading command that finds the projections behind the log: the copy is
+        brought up to date and answers, and the file stays as it was.
+        """
+        copy = self.private_copy()
+        self.conn.close()
+        self.conn = copy.conn
 
     # Reading -------------------------------------------------------------
 
@@ -476,7 +679,7 @@ class EventStore:
                     progress(len(batch.ids))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
         finally:
             if collecting:
@@ -688,6 +891,19 @@ class EventStore:
                 raise LogError(
                     f"the correction would make '{target_id}' invalid: {explain(e)}", line
                 ) from None
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already done so.
+
+    A full disk or an I/O error can end the transaction inside SQLite; rolling back
+    again would raise "no transaction is active" and hide the real cause.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def _batches(items: Iterable[Any]) -> Iterator[PreparedBatch]:

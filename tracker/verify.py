@@ -1,7 +1,13 @@
-"""Proof that nobody rewrote the log: the hash chain, the triggers and the derived columns."""
+"""Proof that nobody rewrote the log: its schema, the hash chain, published heads, and the projections.
+
+Verifying only reads: the database is opened read-only, and the projections are
+compared with a fresh replay on a private copy. Whatever is found is reported, never
+repaired, so the evidence stays for whoever looks next.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import orjson
@@ -9,7 +15,7 @@ import orjson
 from events.dates import DateError, parse_occurred
 from events.identity import canonical_json
 
-from .store import GENESIS, TRIGGERS, EventStore, chain_hash
+from .store import GENESIS, EventStore, chain_hash, schema_problems
 
 
 @dataclass
@@ -18,7 +24,9 @@ class Report:
     head_seq: int = 0
     head_hash: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    heads_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -29,27 +37,58 @@ class Report:
             self.first_bad_seq = seq
         self.problems.append(f"seq {seq}: {message}" if seq is not None else message)
 
+    def note(self, message: str) -> None:
+        """Something worth knowing that is not a problem with the log."""
+        self.notes.append(message)
+
     def as_json(self) -> dict:
         return {
             "ok": self.ok,
             "events": self.events,
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
+            "heads_checked": self.heads_checked,
             "first_bad_seq": self.first_bad_seq,
             "problems": self.problems,
+            "notes": self.notes,
         }
 
 
-def check_triggers(store: EventStore, report: Report) -> None:
-    present = {
-        name
-        for (name,) in store.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
-        )
-    }
-    for name in TRIGGERS:
-        if name not in present:
-            report.problem(f"trigger {name} is missing: the log is no longer append-only")
+class HeadError(ValueError):
+    """A published head that cannot be read: bad input, not a problem with the log."""
+
+
+_HEAD = re.compile(r"(\d+)[:\s]\s*([0-9a-f]{64})", re.ASCII)
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """'SEQ:HASH' (or 'SEQ HASH', as `verify` prints them) → (seq, hash)."""
+    found = _HEAD.fullmatch(text.strip())
+    if not found or int(found.group(1)) < 1:
+        raise HeadError(f"'{text.strip()}' is not a head: write SEQ:HASH, e.g. 50:{'0' * 8}... with the 64 hex digits `tracker verify` printed")
+    return int(found.group(1)), found.group(2)
+
+
+def read_heads(path: str) -> list[tuple[int, str]]:
+    """Heads from a file, one a line ('SEQ:HASH' or 'SEQ HASH'); blank lines and '#' comments skipped."""
+    heads = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            try:
+                heads.append(parse_head(text))
+            except HeadError as e:
+                raise HeadError(f"{path}: line {number}: {e}") from None
+    return heads
+
+
+def check_schema(store: EventStore, report: Report) -> bool:
+    """The table and its triggers as the tracker made them; False when there is no log to check."""
+    for problem in schema_problems(store.conn):
+        report.problem(problem)
+    return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is not None
 
 
 def check_chain(store: EventStore, report: Report) -> None:
@@ -99,17 +138,40 @@ def check_chain(store: EventStore, report: Report) -> None:
     report.head_seq, report.head_hash = last_seq, expected_prev
 
 
-def verify_log(store: EventStore) -> Report:
+def check_heads(store: EventStore, report: Report, heads: list[tuple[int, str]]) -> None:
+    """Each head published earlier must still be in the log: the same hash at the same seq.
+
+    With the chain intact, that proves every event up to the head is unchanged.
+    """
+    last = store.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    for seq, expected in heads:
+        report.heads_checked += 1
+        row = store.conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            report.problem(
+                f"the log ends at seq {last}, before the head published at seq {seq}: events were removed"
+            )
+        elif row[0] != expected:
+            report.problem(
+                f"the hash here is {row[0][:12]}..., not the published head's {expected[:12]}...: "
+                f"the log was rewritten at or before seq {seq}",
+                seq,
+            )
+
+
+def verify_log(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
     report = Report()
-    check_triggers(store, report)
-    check_chain(store, report)
+    if check_schema(store, report):
+        check_chain(store, report)
+        check_heads(store, report, list(heads))
     return report
 
 
-def verify_all(store: EventStore) -> Report:
-    """The log's own checks, then the projections against a fresh replay."""
-    report = verify_log(store)
-    from .replay import check_projections
+def verify_all(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
+    """The log's own checks, then the projections against a fresh replay (on a private copy)."""
+    report = verify_log(store, heads)
+    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+        from .replay import check_projections
 
-    check_projections(store, report)
+        check_projections(store, report)
     return report
