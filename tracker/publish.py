@@ -386,7 +386,9 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
 # --- serving ------------------------------------------------------------------------------
 
 #: Datasette settings for the tracker: read-only pages with a time limit, explicit facets only
-#: (suggested facets cost most of a table page's time at a million rows).
+#: (suggested facets cost most of a table page's time at a million rows), and bounds on what
+#: one request may ask for. They apply to a published snapshot too (`tracker build` prints
+#: them); `tracker serve` adds the limits of tracker.site.limits on top.
 SETTINGS = {
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 200,  # a facet too slow for a huge table is skipped, not waited for
@@ -394,11 +396,15 @@ SETTINGS = {
     "default_page_size": 50,
     "max_returned_rows": 1000,  # drawing 5,000 rows of HTML took ~0.5 s; narrow the query instead
     "allow_download": False,
+    "num_sql_threads": 3,  # SQL a person wrote may hold all but one of them (tracker serve)
+    "max_csv_mb": 16,  # a CSV stops, with a note, past 16 MB
+    "truncate_cells_html": 2048,  # a long cell is cut on an HTML page (JSON and CSV keep it)
 }
 
 
 def _datasette_class():
-    """Datasette, looking each plugin's configuration up once per database and table.
+    """Datasette, looking each plugin's configuration up once per database and table, and
+    serving through the site's limits (tracker.site.limits).
 
     Plugins with a render_cell hook (datasette-render-markdown, installed with the
     dashboards) ask for their configuration for every cell drawn; Datasette merges the
@@ -406,6 +412,8 @@ def _datasette_class():
     metadata is fixed for the life of the instance, so the answer can be kept.
     """
     from datasette.app import Datasette
+
+    from .site import limits
 
     class TrackerDatasette(Datasette):
         def plugin_config(self, plugin_name, database=None, table=None, fallback=True):
@@ -415,26 +423,48 @@ def _datasette_class():
                 cache[key] = super().plugin_config(plugin_name, database=database, table=table, fallback=fallback)
             return cache[key]
 
+        def trusted_sql(self) -> set[str]:
+            """The SQL texts the site itself sends to `?sql=` (the dashboard's charts)."""
+            if "_trusted_sql" not in self.__dict__:
+                self._trusted_sql = limits.dashboard_queries(self.metadata() or {})
+            return self._trusted_sql
+
+        def app(self):
+            # Read-only, responses bounded, SQL a person wrote marked for the stricter limits.
+            return limits.guard(super().app(), self.trusted_sql)
+
     return TrackerDatasette
 
 
 def datasette_for(path: str | os.PathLike, *, immutable: bool = False, live: bool = True):
-    """A Datasette instance serving `path` as `tracker`, with the metadata and plugins.
+    """A Datasette instance serving `path` as `tracker`, with the metadata, plugins and limits.
 
     `live` registers the tracker's own plugin, which links cells and keeps the search
-    index current while other processes append to the log.
+    index current while other processes append to the log. The limits of
+    tracker.site.limits apply either way.
     """
-    from datasette.database import Database
     from datasette.plugins import pm
 
-    from .site import plugin
+    from .site import limits, plugin
 
     if live and not pm.is_registered(plugin):
         pm.register(plugin, name="tracker-site")
-    if live and not immutable:
-        plugin.freshness = plugin.Freshness(str(path))
+    limits.quiet_error_pages()
     ds = _datasette_class()([], metadata=load_metadata(), settings=SETTINGS)
-    ds.add_database(Database(ds, path=str(path), is_mutable=not immutable), name=DB_NAME)
+    if live and not immutable:
+        ds.tracker_freshness = plugin.Freshness(str(path))
+    ds.add_database(limits.TrackerDatabase(ds, path=str(path), is_mutable=not immutable), name=DB_NAME)
     if "_memory" in ds.databases:  # Datasette adds an empty one when it is given no files
         ds.remove_database("_memory")
     return ds
+
+
+def datasette_command(db: str | os.PathLike, metadata: str | os.PathLike) -> str:
+    """The `datasette` command that serves a built snapshot with the tracker's settings."""
+    import shlex
+
+    settings = " ".join(
+        f"--setting {name} {'on' if value is True else 'off' if value is False else value}"
+        for name, value in SETTINGS.items()
+    )
+    return f"datasette -i {shlex.quote(str(db))} -m {shlex.quote(str(metadata))} {settings}"

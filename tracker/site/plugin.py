@@ -8,10 +8,14 @@
 - Freshness: the replay engine may replace `effective_events` wholesale, which drops the
   search triggers with the old table; after any write by another process the search
   index is checked and rebuilt if needed, so new events are searchable without a restart.
+  That work is done on a thread of its own and never waits for another process's write
+  lock, so no page waits for a writer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import sqlite3
 import threading
 import time
@@ -20,7 +24,7 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from ..publish import DB_NAME, ensure_indexes, ensure_search
+from ..publish import DB_NAME, FTS_TRIGGERS, INDEXES, ensure_indexes, ensure_search, index_name
 
 #: Columns that name a row elsewhere: column → (table, key column).
 LINKS = {
@@ -34,30 +38,110 @@ EVENT_ID_TABLES = {"event_map"}
 
 
 class Freshness:
-    """Keeps the search index current while Datasette serves a database other processes write to."""
+    """Keeps the search index current while Datasette serves a database other processes write to.
 
-    def __init__(self, path: str, min_interval: float = 0.5):
+    The work is done on a thread of its own, never on a request's: a request asks for a
+    check (at most every `min_interval` seconds) and waits at most `wait` seconds for it.
+    The check reads the database's data version; when another process has written, it
+    looks for the search triggers and the indexes and, only if something is missing,
+    takes the write lock to put it back. It never waits for that lock: when another
+    process holds it, the request goes on at once, and the thread tries again every
+    `retry_interval` seconds until the lock is free.
+    """
+
+    def __init__(self, path: str, min_interval: float = 0.5, wait: float = 1.0, retry_interval: float = 0.2,
+                 idle: float = 60.0):
         self.path = path
         self.min_interval = min_interval
-        self.lock = threading.Lock()
-        self.checked_at = 0.0
+        self.wait = wait
+        self.retry_interval = retry_interval
+        self.idle = idle  # the thread ends after this long with nothing to do (and starts again when asked)
+        self.cond = threading.Condition()
+        self.asked_at = float("-inf")
+        self.pending: concurrent.futures.Future | None = None  # the next check's answer
+        self.running = False
+        self.busy = False  # the last check found another process writing: retrying on its own
+        self.thread: threading.Thread | None = None
         self.version: int | None = None
         self.conn: sqlite3.Connection | None = None
 
-    def check(self) -> None:
+    def request(self) -> concurrent.futures.Future | None:
+        """Ask for a check (never blocks). Returns the check's answer to wait for, or None
+        when there is nothing worth waiting for: checked just now, a check is running, or
+        another process is writing (the thread is trying again on its own)."""
         now = time.monotonic()
-        if now - self.checked_at < self.min_interval or not self.lock.acquire(blocking=False):
+        with self.cond:
+            if now - self.asked_at < self.min_interval:
+                return None
+            self.asked_at = now
+            if self.pending is None:
+                self.pending = concurrent.futures.Future()
+            answer = None if self.running or self.busy else self.pending
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="tracker-freshness", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+            return answer
+
+    async def before_request(self) -> None:
+        answer = self.request()
+        if answer is None:
             return
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def wake(_):
+            try:
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+            except RuntimeError:  # the loop has closed
+                pass
+
+        answer.add_done_callback(wake)
         try:
-            self.checked_at = now
+            await asyncio.wait_for(done, self.wait)
+        except asyncio.TimeoutError:
+            pass  # a long rebuild: the page is served now, the index catches up behind it
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while self.pending is None:
+                    if not self.cond.wait(self.idle) and self.pending is None:
+                        self.thread = None
+                        if self.conn is not None:
+                            self.conn.close()
+                            self.conn = None
+                        return
+                answer, self.pending = self.pending, None
+                self.running = True
+            try:
+                outcome = self.check()
+            except Exception as e:  # pragma: no cover - reported to the waiting request
+                outcome = e
+            with self.cond:
+                self.running = False
+                self.busy = outcome == "busy"
+                if self.busy and self.pending is None:
+                    self.pending = concurrent.futures.Future()  # try again shortly, unasked
+            answer.set_result(outcome)
+            if outcome == "busy":
+                time.sleep(self.retry_interval)
+
+    def check(self) -> str:
+        """One check, on the calling thread: "current", "repaired", "busy" (another process
+        is writing: the thread tries again shortly) or "failed" (a later request tries again)."""
+        try:
             if self.conn is None:
                 from ..store import connect
 
                 self.conn = connect(self.path)
+                self.conn.execute("PRAGMA busy_timeout = 0")  # never wait for a writer
             version = self.conn.execute("PRAGMA data_version").fetchone()[0]
             if version == self.version:
-                return
-            self.version = version
+                return "current"
+            if not needs_repair(self.conn):
+                self.version = version
+                return "current"
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 ensure_search(self.conn)
@@ -67,21 +151,43 @@ class Freshness:
                 self.conn.execute("ROLLBACK")
                 raise
             # our own commit bumps nothing for this connection, so the version stays current
+            self.version = version
+            return "repaired"
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                return "busy"
+            return "failed"
         except sqlite3.Error:
-            self.version = None  # try again on a later request
-        finally:
-            self.lock.release()
+            return "failed"
 
 
-freshness: Freshness | None = None
+def needs_repair(conn: sqlite3.Connection) -> bool:
+    """Are the search triggers or any of the publishing indexes missing? (Reads only.)"""
+    rows = conn.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'trigger', 'index')"
+    ).fetchall()
+    tables = {name for type_, name, _ in rows if type_ == "table"}
+    if "effective_events" not in tables:
+        return False
+    triggers = {name for type_, name, table in rows if type_ == "trigger" and table == "effective_events"}
+    if not set(FTS_TRIGGERS) <= triggers:
+        return True
+    indexes = {name for type_, name, _ in rows if type_ == "index"}
+    for table, cols, where in INDEXES:
+        if table in tables and index_name(table, cols, where) not in indexes:
+            columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+            if set(cols) <= columns:
+                return True
+    return False
 
 
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
         async def wrapped(scope, receive, send):
-            if freshness is not None and scope.get("type") == "http":
-                freshness.check()
+            fresh = getattr(datasette, "tracker_freshness", None)
+            if fresh is not None and scope.get("type") == "http":
+                await fresh.before_request()
             await app(scope, receive, send)
 
         return wrapped
