@@ -592,6 +592,11 @@ def test_a_log_written_by_hand_cannot_drive_the_terminal(cli, db):
     listed = cli("list", "--json")
     assert first_unsafe(listed.stdout.replace("\n", "")) is None
     assert "Hand \x1b[2J" in orjson.loads(listed.stdout)[-1]["summary"]  # JSON keeps the data, escaped
+    for args in (("show", "hand-written"), ("show", "hand-written", "--json")):
+        shown = cli(*args)
+        assert shown.exit_code == 0, shown.output
+        assert first_unsafe(shown.stdout.replace("\n", "")) is None, args
+        assert "\\u202e" in shown.stdout  # escaped the JSON way, and still there
 
 
 # Fuzzing the import ------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 
 from .store import EventStore, LogError, resolve_db_path
@@ -68,7 +67,16 @@ def open_store(ctx: typer.Context) -> EventStore:
     from .replay import reach_problems
     from .store import LogProblem
 
-    store = EventStore(db_path(ctx))
+    from .faults import Fault, cause
+
+    path = db_path(ctx)
+    try:
+        store = EventStore(path)
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e, path)
+        if reason is None:
+            raise
+        raise Fault(f"{path}: {reason}: nothing was written") from None
     problems = reach_problems(store.conn)
     if problems:
         store.close()
@@ -132,7 +140,7 @@ def after_write(store: EventStore, written: str) -> None:
                 return
         catch_up(store)
     except (sqlite3.Error, OSError) as e:
-        reason = cause(e)
+        reason = cause(e, store.path)
         if reason is None:
             raise
         raise Fault(
@@ -153,7 +161,7 @@ def appended(store: EventStore, items, **options):
     except LogError as e:
         raise fail(str(e)) from None
     except (sqlite3.Error, OSError) as e:
-        reason = cause(e)
+        reason = cause(e, store.path)
         if reason is None:
             raise
         raise Fault(f"{reason}: nothing was written") from None
@@ -187,31 +195,30 @@ def reporting(callback):
     import functools
 
     from .faults import COULD_NOT_COMPLETE, Fault, cause
-    from .store import LogProblem
+    from .store import LogProblem, SettingError
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
+        contexts = [v for v in (*args, *kwargs.values()) if hasattr(v, "find_root")]  # typer's own click
+        where = str(db_path(contexts[0])) if contexts else "the database"
         try:
             return callback(*args, **kwargs)
         except LogProblem as e:
             more = f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else ""
             raise fail(
-                f"{_database()}: {e.problems[0]}{more}. Nothing was done: `tracker verify` reports on the whole log"
+                f"{where}: {e.problems[0]}{more}. Nothing was done: `tracker verify` reports on the whole log"
             ) from None
         except Fault as e:
             raise fail(e.message, COULD_NOT_COMPLETE) from None
+        except SettingError as e:
+            raise fail(str(e)) from None
         except (sqlite3.Error, OSError) as e:
-            reason = cause(e)
+            reason = cause(e, where if contexts else None)
             if reason is None:
                 raise
-            raise fail(f"{_database()}: {reason}", COULD_NOT_COMPLETE) from None
+            raise fail(f"{where}: {reason}", COULD_NOT_COMPLETE) from None
 
     return run
-
-
-def _database() -> str:
-    ctx = click.get_current_context(silent=True)
-    return str(ctx.find_root().obj["db"]) if ctx and ctx.find_root().obj else "the database"
 
 
 @app.callback()
@@ -276,9 +283,10 @@ def import_(
         except LogError as e:
             raise fail(f"{file}: {e}") from None
         except sqlite3.Error as e:
-            if cause(e) is None:
+            reason = cause(e, store.path)
+            if reason is None:
                 raise
-            raise Fault(f"{cause(e)}: nothing was written (the import is all or nothing)") from None
+            raise Fault(f"{reason}: nothing was written (the import is all or nothing)") from None
         except OSError as e:
             raise fail(f"{file}: {e.strerror or e}") from None
         after_write(store, f"{result.added} events were added (the log now ends at seq {store.head()[0]})")
@@ -409,19 +417,27 @@ def show(
         return
     import orjson
 
-    typer.echo(orjson.dumps(event.exported(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    from events.codes import visible
+
+    from .output import safe_json
+
+    def pretty(data) -> str:  # JSON, with nothing in it a terminal could act on
+        return safe_json(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)).decode()
+
+    typer.echo(pretty(event.exported()))
     for amendment in amendments:
         record = amendment.record
         what = record.get("changes") if record["kind"] == "correction" else ""
         typer.echo(
             f"\n{record['kind']} {record['id']} (recorded {amendment.recorded_at}, target "
-            f"{record['target']}): {record['reason']} {orjson.dumps(what).decode() if what else ''}"
+            f"{visible(record['target'])}): {visible(record['reason'])} "
+            f"{safe_json(orjson.dumps(what)).decode() if what else ''}"
         )
     if result["retracted"]:
         typer.echo("\nThis event is retracted: it counts nowhere.")
     elif amendments and effective is not None:
         typer.echo("\nEffective now:")
-        typer.echo(orjson.dumps(effective, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        typer.echo(pretty(effective))
 
 
 SourceOption = Annotated[

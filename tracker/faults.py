@@ -7,6 +7,7 @@ saying what was written and what was not; it never shows a traceback for them.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 #: The exit code for a command the machine would not let complete.
@@ -27,8 +28,25 @@ def _busy_seconds() -> str:
     return f"{busy_timeout():g} s"
 
 
-def cause(error: BaseException) -> str | None:
-    """What went wrong, in the user's words, when `error` comes from the machine; else None."""
+#: A file system with less room than this, after an input/output error, is a full one: SQLite
+#: reports some writes that ran out of room (growing the WAL index, say) as I/O errors.
+NEARLY_FULL = 1024 * 1024
+
+
+def _nearly_full(path) -> bool:
+    try:
+        stat = os.statvfs(os.path.dirname(os.path.abspath(path)) or ".")
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < NEARLY_FULL
+
+
+def cause(error: BaseException, path: str | os.PathLike | None = None) -> str | None:
+    """What went wrong, in the user's words, when `error` comes from the machine; else None.
+
+    `path`, the database the command was working on, tells an I/O error on a full disk
+    from any other.
+    """
     if isinstance(error, sqlite3.Error):
         name = getattr(error, "sqlite_errorname", "") or ""
         text = str(error)
@@ -43,6 +61,8 @@ def cause(error: BaseException) -> str | None:
             return "the database file is read-only"
         if name.startswith("SQLITE_CANTOPEN") or "unable to open database" in text:
             return "the database file cannot be opened (is its folder read-only or missing?)"
+        if (name.startswith("SQLITE_IOERR") or "disk I/O error" in text) and path is not None and _nearly_full(path):
+            return "the disk is full"
         if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
             return f"the disk reported an input/output error ({text})"
         if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in text or "not a database" in text:

@@ -399,7 +399,7 @@ def chain_hash(prev_hash: str, recorded_at: str, body: bytes) -> str:
     ).hexdigest()
 
 
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII)
 
 
 def _valid_timestamp(value: Any) -> str:
@@ -447,12 +447,20 @@ def resolve_db_path(db: str | os.PathLike | None) -> Path:
     return Path(db or os.environ.get("TRACKER_DB") or DEFAULT_DB)
 
 
+class SettingError(ValueError):
+    """An environment variable the tracker reads holds something it cannot use."""
+
+
 def busy_timeout() -> float:
     """Seconds a write waits for another writer's lock: $TRACKER_BUSY_TIMEOUT, else 60."""
+    text = os.environ.get("TRACKER_BUSY_TIMEOUT") or "60"
     try:
-        return max(0.0, float(os.environ.get("TRACKER_BUSY_TIMEOUT") or 60))
+        seconds = float(text)
     except ValueError:
-        return 60.0
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # (nan fails too)
+        raise SettingError(f"TRACKER_BUSY_TIMEOUT is {text!r}: give the seconds to wait for a busy database, 0 to 86400")
+    return seconds
 
 
 def connect(path: str | os.PathLike) -> sqlite3.Connection:
