@@ -362,3 +362,21 @@ def test_every_table_and_view_of_a_built_database_has_a_description(built):
     for name in names:
         entry = tables.get(name, {})
         assert entry.get("description") or entry.get("description_html"), name
+
+
+def test_the_site_shows_the_head_a_reader_can_check_the_log_against(built, ds):
+    import subprocess
+    import sys
+
+    rows = get(ds, "/tracker/log_head.json?_shape=array").json()
+    assert len(rows) == 1
+    with EventStore(built[0] / "tracker.db") as store:
+        seq, hash_, _ = store.head()
+    assert (rows[0]["seq"], rows[0]["hash"]) == (seq, hash_)
+    # the command shown beside it, run as shown, checks the log
+    command = rows[0]["verify_with"].split()
+    assert command[:2] == ["tracker", "verify"]
+    result = subprocess.run([sys.executable, "-m", "tracker", "--db", str(built[0] / "tracker.db"), *command[1:]],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 published head(s) still in it" in result.stdout

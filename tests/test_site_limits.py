@@ -437,3 +437,23 @@ def test_tracker_serve_has_the_limits(tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+HEAP_CEILING = """
+import sqlite3, sys
+from tracker.site import limits
+limits.set_heap_ceiling(64 * 1024 * 1024)
+conn = sqlite3.connect(":memory:")  # a plain connection: no per-connection limits
+try:
+    conn.execute("with recursive c(i) as (select 1 union all select i + 1 from c where i < 300)"
+                 " select length(group_concat(randomblob(1000000))) from c").fetchone()
+except MemoryError:  # SQLite's "out of memory", as Python raises it (the site answers it as a 400)
+    print("out of memory")
+"""
+
+
+def test_the_serving_process_has_a_heap_ceiling():
+    # 300 MB of blobs in one string: past a 64 MB ceiling, SQLite stops instead of allocating
+    result = subprocess.run([sys.executable, "-c", HEAP_CEILING], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "out of memory" in result.stdout

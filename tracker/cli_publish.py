@@ -39,6 +39,10 @@ def serve(
     prepare_path(path)
     import uvicorn
 
+    from .site.limits import set_heap_ceiling
+
+    set_heap_ceiling()
+
     ds = datasette_for(path)
     say(f"Serving {path} (head seq {head_seq} hash {head_hash}) at http://{host}:{port}/ (Ctrl+C stops)")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
@@ -58,6 +62,7 @@ def build(
     """
     from .output import say
     from .publish import build as build_database
+    from .publish import datasette_command
     from .publish import write_metadata
     from .timeaxes import TimeError, known_at_stamp
 
@@ -79,4 +84,4 @@ def build(
         f"{out}: {summary['events']} events, head seq {summary['head_seq']} hash {summary['head_hash']}"
         + (f", as known at {stamp}" if stamp else "")
     )
-    say(f"{meta}: metadata. Serve it with: datasette -i {out} -m {meta} --setting suggest_facets off")
+    say(f"{meta}: metadata. Serve it with: {datasette_command(out, meta)}")

@@ -103,7 +103,15 @@ def command_reference() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-SECTIONS = {"fields": field_tables, "commands": command_reference}
+def serving_settings() -> str:
+    """The Datasette settings of tracker.publish.SETTINGS, as the shell variable the README's
+    `datasette` commands use."""
+    from .publish import datasette_settings
+
+    return f'```bash\nSETTINGS="{datasette_settings()}"\n```\n'
+
+
+SECTIONS = {"fields": field_tables, "commands": command_reference, "settings": serving_settings}
 
 
 def render(text: str) -> str:

@@ -107,6 +107,12 @@ LEFT JOIN countries c ON c.code = coalesce(
   (SELECT j.value FROM json_each(e.body, '$.countries') j WHERE j.value <> 'KR' ORDER BY j.key LIMIT 1),
   'KR')"""
 
+#: The log's head, for readers to keep: `tracker verify --head SEQ:HASH` later proves that
+#: the log still extends it.
+LOG_HEAD_VIEW = """CREATE VIEW IF NOT EXISTS log_head AS
+SELECT seq, hash, recorded_at, 'tracker verify --head ' || seq || ':' || hash AS verify_with
+FROM events ORDER BY seq DESC LIMIT 1"""
+
 #: What search covers: summaries, titles and parties of effective events (rowid = seq).
 FTS_COLUMNS = ("summary", "title", "parties")
 FTS_SCHEMA = (
@@ -216,6 +222,7 @@ def prepare(conn: sqlite3.Connection) -> None:
         load_countries(conn)
         if "effective_events" in _tables(conn):
             conn.execute(EVENT_MAP_VIEW)
+        conn.execute(LOG_HEAD_VIEW)
         ensure_search(conn)
         ensure_indexes(conn)
         conn.execute("COMMIT")
@@ -339,7 +346,7 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
     gives a byte-identical file. Returns a summary (events, head seq and hash).
     """
     from .replay import catch_up
-    from .store import EventStore
+    from .store import EventStore, connect_readonly
 
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +354,7 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
         scratch = Path(tmp) / "scratch.db"
         with EventStore(scratch) as store:
             conn = store.conn
-            src = sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
+            src = connect_readonly(source)  # (a log on a read-only file system too)
             try:
                 cols = "seq, id, kind, occurred, occurred_start, occurred_end, recorded_at, body, prev_hash, hash"
                 rows = src.execute(
@@ -459,12 +466,16 @@ def datasette_for(path: str | os.PathLike, *, immutable: bool = False, live: boo
     return ds
 
 
+def datasette_settings() -> str:
+    """SETTINGS as `datasette` options."""
+    return " ".join(
+        f"--setting {name} {'on' if value is True else 'off' if value is False else value}"
+        for name, value in SETTINGS.items()
+    )
+
+
 def datasette_command(db: str | os.PathLike, metadata: str | os.PathLike) -> str:
     """The `datasette` command that serves a built snapshot with the tracker's settings."""
     import shlex
 
-    settings = " ".join(
-        f"--setting {name} {'on' if value is True else 'off' if value is False else value}"
-        for name, value in SETTINGS.items()
-    )
-    return f"datasette -i {shlex.quote(str(db))} -m {shlex.quote(str(metadata))} {settings}"
+    return f"datasette -i {shlex.quote(str(db))} -m {shlex.quote(str(metadata))} {datasette_settings()}"

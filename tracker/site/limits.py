@@ -56,6 +56,10 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 USER_SQL_TIME_LIMIT_MS = 1500
 #: How long a request of the "sql" or "heavy" lane waits for a thread before the site answers 503.
 USER_SQL_QUEUE_SECONDS = 10.0
+#: SQLite's heap ceiling for the whole `tracker serve` process (`PRAGMA hard_heap_limit`): a
+#: backstop behind the per-connection limits, for memory they do not count (sorts, hash
+#: tables, caches). It is one for the process, so it sits far above what serving needs.
+HEAP_LIMIT_BYTES = 1024**3
 #: Methods the site answers; anything else is 405 (the site is read-only).
 ALLOWED_METHODS = ("GET", "HEAD")
 
@@ -324,3 +328,14 @@ def quiet_error_pages() -> None:
     import datasette.handle_exception as handler
 
     handler.rich = None
+
+
+def set_heap_ceiling(limit: int = HEAP_LIMIT_BYTES) -> None:
+    """Cap SQLite's heap for this whole process: past `limit` bytes, a query fails with
+    "out of memory" instead of taking the machine's memory. For serving processes only:
+    the cap holds for every connection of the process, replay included."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"PRAGMA hard_heap_limit = {int(limit)}")
+    finally:
+        conn.close()
