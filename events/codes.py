@@ -24,12 +24,15 @@ def _database(name: str) -> dict:
 
 
 @lru_cache(maxsize=1)
+def country_records() -> list[dict]:
+    """pycountry's ISO 3166-1 records: alpha_2, name, and common_name and official_name where it has them."""
+    return _database("iso3166-1.json")["3166-1"]
+
+
+@lru_cache(maxsize=1)
 def country_names() -> dict[str, str]:
     """ISO 3166-1 alpha-2 code → common English name."""
-    return {
-        c["alpha_2"]: c.get("common_name", c["name"])
-        for c in _database("iso3166-1.json")["3166-1"]
-    }
+    return {c["alpha_2"]: c.get("common_name", c["name"]) for c in country_records()}
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ Data goes to stdout (`--json` prints only JSON); notes and errors go to stderr.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import sys
@@ -112,6 +113,32 @@ def open_current(ctx: typer.Context) -> EventStore:
     return store
 
 
+def explain_empty(store: EventStore, *, as_of: str | None = None, known_at: str | None = None,
+                  until: str | None = None) -> None:
+    """Say on stderr why an answer is empty when a time bound lies before the log begins,
+    so that an empty table is never taken for a fact about the world."""
+    from .output import say
+
+    if store.count() == 0:
+        say("Note: the log is empty: `tracker init` loads the bundled record, `tracker import` a file.")
+        return
+    if known_at is not None:
+        first = store.conn.execute("SELECT recorded_at FROM events ORDER BY seq LIMIT 1").fetchone()[0]
+        if known_at < first:
+            say(f"Note: nothing had been recorded by {known_at}: the log's first event was recorded at {first}.")
+            return
+    earliest = min(day for day in (as_of, until) if day) if (as_of or until) else None
+    if earliest is not None:
+        began = store.conn.execute("SELECT min(occurred_start) FROM events").fetchone()[0]
+        if began and earliest < began:
+            say(f"Note: no event in the log had begun by {earliest}: the earliest began on {began}.")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 event', '2 events', '1 country', '3 timeline entries'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 #: Catching up on more events than this shows a status line on a terminal.
 LONG_CATCH_UP = 5000
 
@@ -212,6 +239,12 @@ def reporting(callback):
             raise fail(e.message, COULD_NOT_COMPLETE) from None
         except SettingError as e:
             raise fail(str(e)) from None
+        except typer.Abort:  # Ctrl-C or end of input at a prompt: nothing was written
+            typer.echo("\nStopped: nothing was written.", err=True)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(0) from None
         except (sqlite3.Error, OSError) as e:
             reason = cause(e, where if contexts else None)
             if reason is None:
@@ -219,6 +252,17 @@ def reporting(callback):
             raise fail(f"{where}: {reason}", COULD_NOT_COMPLETE) from None
 
     return run
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tracker {version('ksilkroad-tracker')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("tracker (not installed: no version)")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -234,6 +278,10 @@ def root(
             show_envvar=True,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the tracker's version and exit."),
+    ] = False,
 ) -> None:
     ctx.obj = {"db": resolve_db_path(db)}
 
@@ -296,7 +344,11 @@ def import_(
 
         emit_json(summary)
     else:
-        typer.echo(f"{result.added} events added, {result.skipped} already in the log.")
+        typer.echo(f"{counted(result.added, 'event')} added, {result.skipped:,} already in the log.")
+    if result.added == 0 and result.skipped == 0:
+        from .output import say
+
+        say(f"Note: {'standard input' if file == '-' else file} holds no events (no lines but blank ones): nothing was added.")
 
 
 @app.command()
@@ -360,14 +412,29 @@ def list_(
         known = known_at_stamp(known_at)
     except (TimeError, DateError) as e:
         raise fail(str(e)) from None
-    filters = {"kind": kind, "country": country.upper() if country else None, "project": project, **bounds}
+    from .names import UnknownName, country_code, project_slug
+
+    try:
+        code = country_code(country) if country is not None else None
+    except UnknownName as e:
+        raise fail(str(e)) from None
     with open_current(ctx) if known is None else open_existing(ctx) as store:
+        try:
+            slug = project_slug(store.conn, project) if project is not None else None
+        except UnknownName as e:
+            raise fail(str(e)) from None
+        filters = {"kind": kind, "country": code, "project": slug, **bounds}
         if known is None:
             # as known now: the replayed index answers from its indexes, streaming
             found = current_events(store, **filters)
         else:
             # what the tracker said then: the log itself, read through its amendments
             found = effective_events(store, known_at=known, **filters)
+        found = iter(found)  # (--json streams it)
+        first = next(found, None)
+        if first is None:
+            explain_empty(store, as_of=bounds["as_of"], known_at=known, until=bounds["until"])
+        found = itertools.chain([first], found) if first is not None else iter(())
         if as_json:
             emit_json_array(event.as_json() for event in found)
             return
@@ -385,7 +452,7 @@ def list_(
             ]
             for e in found
         ),
-        title=f"{len(found)} events",
+        title=counted(len(found), "event"),
     )
 
 
@@ -600,7 +667,7 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
         name=app.info.name,
         help=app.info.help,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     result.registered_callback = app.registered_callback
@@ -632,4 +699,39 @@ def main() -> None:
     # metadata of every installed package on each command (10-15 ms). An explicit
     # PYDANTIC_DISABLE_PLUGINS (even empty) is left as the user set it.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
-    cli_app(sys.argv[1:])(prog_name="tracker")
+    argv = hoist_db(sys.argv[1:])
+    try:
+        cli_app(argv)(args=argv, prog_name="tracker")
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(0)
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output has gone (`tracker list | head`): what is left is not
+    wanted, and that is no error. Point stdout at /dev/null so the final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def hoist_db(argv: list[str]) -> list[str]:
+    """`tracker list --db x.db` as `tracker --db x.db list`: --db is the tracker's own option,
+    but people type it after the command too. Everything after `--` is left alone."""
+    words = list(argv)
+    end = words.index("--") if "--" in words else len(words)
+    first_word = next((i for i, w in enumerate(words[:end]) if not w.startswith("-") and (i == 0 or words[i - 1] != "--db")), None)
+    if first_word is None:
+        return words
+    hoisted: list[str] = []
+    i = first_word + 1
+    while i < end:
+        if words[i] == "--db" and i + 1 < end:
+            hoisted += words[i:i + 2]
+            del words[i:i + 2]
+            end -= 2
+        elif words[i].startswith("--db="):
+            hoisted.append(words.pop(i))
+            end -= 1
+        else:
+            i += 1
+    return hoisted + words if hoisted else words

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import AsOf, JsonFlag, KnownAt, app, fail, open_current, open_store
+from .cli import AsOf, JsonFlag, KnownAt, app, counted, fail, open_current, open_store
 
 
 def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
@@ -18,9 +19,36 @@ def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
         raise fail(str(e)) from None
 
 
-def _read(ctx: typer.Context, query, key: str | None, bounds: dict) -> list[dict[str, Any]]:
+def _read(ctx: typer.Context, query, key: str | None, bounds: dict, *, names=None, as_json: bool = False):
+    """The query's rows, `key` first checked by `names` (a tracker.names lookup), and an
+    empty answer explained. For a table, also each row's event as entered (`occurred`),
+    so its dates show at their precision."""
+    from .cli import explain_empty
+    from .names import UnknownName
+
     with open_current(ctx) as store:
-        return query(store.conn, key, **bounds)
+        if key is not None and names is not None:
+            try:
+                key = names(store.conn, key)
+            except UnknownName as e:
+                raise fail(str(e)) from None
+        rows = query(store.conn, key, **bounds)
+        if not rows:
+            explain_empty(store, as_of=bounds["as_of"], known_at=bounds["known_at"])
+        occurred = {} if as_json else _occurred_of(store, rows)
+    return key, rows, occurred
+
+
+def _occurred_of(store, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """event id → `occurred` as entered, for the events the rows name."""
+    ids = sorted({row["event"] for row in rows if row.get("event")})
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(store.conn.execute(
+            f"SELECT id, occurred FROM events WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        ).fetchall())
+    return found
 
 
 def _when(bounds: dict) -> str:
@@ -32,14 +60,37 @@ def _when(bounds: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str) -> None:
+#: Columns that hold the first day of the event named in the row's `event` column.
+DAY_OF_EVENT = ("since", "on")
+
+
+def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
+          occurred: dict[str, str] | None = None) -> None:
+    """JSON as the contract has it; or a table for people, where a day that is the first day
+    of its event's month or year shows as that month or year (`2024-06`, not `2024-06-01`)."""
+    from events.dates import DateError, parse_occurred
+
     from .output import emit_json, emit_table
 
     if as_json:
         emit_json(rows[0] if one else rows)
         return
+
+    def shown(row: dict[str, Any], column: str) -> Any:
+        value = row[column]
+        entered = (occurred or {}).get(row.get("event") or "")
+        if column in DAY_OF_EVENT and entered and value:
+            first = entered.split("/")[0]  # an interval's start, at its own precision
+            try:
+                span = parse_occurred(first)
+            except DateError:
+                return value
+            if span.start.isoformat() == value:
+                return first
+        return value
+
     columns = list(rows[0]) if rows else []
-    emit_table(columns, ([row[c] for c in columns] for row in rows), title=title)
+    emit_table(columns, ([shown(row, c) for c in columns] for row in rows), title=title)
 
 
 @app.command()
@@ -56,11 +107,14 @@ def status(
     """
     from .queries import project_status
 
+    from .names import project_slug
+
     bounds = _bounds(as_of, known_at)
-    rows = _read(ctx, project_status, project, bounds)
+    named = functools.partial(project_slug, option="PROJECT")
+    project, rows, occurred = _read(ctx, project_status, project, bounds, names=named, as_json=as_json)
     if project and not rows:
-        raise fail(f"no project '{project}'{_when(bounds)}")
-    _emit(rows, bool(project), as_json, f"{len(rows)} projects{_when(bounds)}")
+        raise fail(f"no project '{project}'{_when(bounds)}: it does not appear until later")
+    _emit(rows, bool(project), as_json, f"{counted(len(rows), 'project')}{_when(bounds)}", occurred)
 
 
 @app.command()
@@ -77,12 +131,17 @@ def tallies(
     """
     from .queries import country_tallies
 
+    from .names import UnknownName, country_code
+
     bounds = _bounds(as_of, known_at)
-    code = country.upper() if country else None
-    rows = _read(ctx, country_tallies, code, bounds)
+    try:
+        code = country_code(country, "COUNTRY") if country is not None else None
+    except UnknownName as e:
+        raise fail(str(e)) from None
+    _, rows, occurred = _read(ctx, country_tallies, code, bounds, as_json=as_json)
     if code and not rows:
         raise fail(f"no events involving '{code}'{_when(bounds)}")
-    _emit(rows, bool(code), as_json, f"{len(rows)} countries{_when(bounds)}")
+    _emit(rows, bool(code), as_json, f"{counted(len(rows), 'country', 'countries')}{_when(bounds)}", occurred)
 
 
 @app.command()
@@ -96,13 +155,15 @@ def timeline(
     """The summit timeline: every event about a summit project, with the project's status after it."""
     from .queries import summit_timeline
 
+    from .names import project_slug
+
     bounds = _bounds(as_of, known_at)
-    rows = _read(ctx, summit_timeline, project, bounds)
+    _, rows, occurred = _read(ctx, summit_timeline, project, bounds, names=project_slug, as_json=as_json)
     if as_json:
         _emit(rows, False, True, "")
         return
     shown = [{k: v for k, v in row.items() if k not in ("kind", "occurred")} for row in rows]
-    _emit(shown, False, False, f"{len(rows)} timeline entries{_when(bounds)}")
+    _emit(shown, False, False, f"{counted(len(rows), 'timeline entry', 'timeline entries')}{_when(bounds)}", occurred)
 
 
 @app.command()

@@ -63,26 +63,86 @@ def _cell(value: Any) -> str:
     return visible(str(value).replace("\t", " ").replace("\n", " "))
 
 
+#: Columns of prose, which wrap at words and keep a readable width.
+PROSE_COLUMNS = frozenset({"summary", "name"})
+
+
+def _number(value: Any) -> str | None:
+    """A number as a person reads it on a terminal: 196,000,000 (not 196000000.0), 1,234.5."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
 def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-    """A table on a terminal; tab-separated lines with a header when piped."""
+    """A table on a terminal; tab-separated lines with a header when piped.
+
+    On a terminal, numbers get thousands separators, and no value but prose is ever
+    wrapped or cut: ids stay whole so they can be copied. A table too wide for the
+    terminal is shown one record at a time instead (as `psql -x` does). Piped lines
+    keep numbers as they are, for `sort -n` and friends.
+    """
     header = [_cell(column) for column in columns]
-    rows = [[_cell(cell) for cell in row] for row in rows]
     if not sys.stdout.isatty():
         print("\t".join(header))
         for row in rows:
-            print("\t".join(row))
+            print("\t".join(_cell(cell) for cell in row))
         return
     from rich.console import Console
+
+    rows = list(rows)
+    numeric = [bool(rows) and all(_number(row[i]) is not None or row[i] is None for row in rows) for i in range(len(header))]
+    cells = [[_number(cell) if numeric[i] and cell is not None else _cell(cell) for i, cell in enumerate(row)] for row in rows]
+    console = Console()
+    widths = [max([min(len(name), HEADER_FOLD)] + [len(row[i]) for row in cells]) for i, name in enumerate(header)]
+    # columns two spaces apart, one at either edge
+    needed = sum(PROSE_MIN if name in PROSE_COLUMNS else widths[i] for i, name in enumerate(header)) + 2 * len(header)
+    if needed <= console.width:
+        _as_table(console, header, cells, widths, numeric, title)
+    else:
+        _as_records(console, header, cells, title)
+
+
+#: Prose columns keep at least this width; a header wraps rather than widen its column past this.
+PROSE_MIN, HEADER_FOLD = 24, 4
+
+
+def _as_table(console, header, cells, widths, numeric, title) -> None:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
     # Text, not str: rich would read "[link=...]" or ":emoji:" in a str as markup.
-    table = Table(title=Text(_cell(title)) if title else None, show_lines=False, header_style="bold")
-    for column in header:
-        table.add_column(Text(column), overflow="fold")
-    for row in rows:
+    table = Table(title=Text(_cell(title)) if title else None, box=box.SIMPLE_HEAD, header_style="bold",
+                  pad_edge=False, collapse_padding=True)
+    for i, column in enumerate(header):
+        if column in PROSE_COLUMNS:
+            table.add_column(Text(column), min_width=PROSE_MIN, ratio=1)
+        else:
+            table.add_column(Text(column), width=widths[i], overflow="fold", justify="right" if numeric[i] else "left")
+    for row in cells:
         table.add_row(*(Text(cell) for cell in row))
-    Console().print(table)
+    console.print(table)
+
+
+def _as_records(console, header, cells, title) -> None:
+    """One block per row, a line per column: for tables wider than the terminal."""
+    import textwrap
+
+    from rich.text import Text
+
+    label = max(len(name) for name in header)
+    room = max(20, console.width - label - 2)
+    if title:
+        console.print(Text(_cell(title), style="bold"))
+    for number, row in enumerate(cells):
+        console.print()
+        for name, cell in zip(header, row):
+            lines = textwrap.wrap(cell, room, break_long_words=False, break_on_hyphens=False) or [""]
+            for at, line in enumerate(lines):
+                console.print(Text(f"{name if at == 0 else '':<{label}}  {line}"), soft_wrap=True)
 
 
 def say(message: str) -> None:
