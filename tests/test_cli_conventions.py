@@ -215,3 +215,10 @@ def test_dates_show_at_their_precision(cli, bundled):
     summit = [row.split("\t") for row in cli("timeline").stdout.splitlines()[1:]]
     assert summit[0][0] == "2024-06"
     assert cli.json("status", "galkynysh-desulfurization-complex")["since"] == "2009-01-01"  # JSON keeps the day
+
+
+def test_help_wraps_at_the_terminal_not_where_the_source_broke_lines(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli("import", "--help")
+    assert "so importing a file twice adds nothing" in plain(result.stdout)
+    assert "Append the events in a JSONL file, all or nothing." in plain(result.stdout)

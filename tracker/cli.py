@@ -686,12 +686,23 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
 
 
 def _reporting_info(info):
-    """A copy of a registered command whose callback reports faults (see `reporting`)."""
+    """A copy of a registered command whose callback reports faults (see `reporting`), and
+    whose help is its docstring reflowed (see `reflowed`)."""
     import copy
 
     wrapped = copy.copy(info)
     wrapped.callback = reporting(info.callback)
+    wrapped.help = reflowed(info.help or info.callback.__doc__ or "")
     return wrapped
+
+
+def reflowed(doc: str) -> str:
+    """A docstring as help: paragraphs kept, the line breaks inside them dropped, so that
+    the terminal wraps the text at its own width rather than where the source did."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 def main() -> None:
