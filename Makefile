@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 8001
 
-.PHONY: serve test setup browser bench clean
+.PHONY: serve test setup browser screenshots bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ serve: setup
 
 test: setup browser
 	$(VENV)/bin/pytest
+
+# Redraw the README's picture, docs/dashboard.png, from the browser test's dashboard page.
+screenshots: setup browser
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/test_browser.py -k dashboard
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks all

@@ -35,6 +35,44 @@ def country_names() -> dict[str, str]:
     return {c["alpha_2"]: c.get("common_name", c["name"]) for c in country_records()}
 
 
+def _folded(text: str) -> str:
+    """Lower case, accents and punctuation dropped: 'Türkiye' and 'turkiye', 'Korea, Republic of'."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join("".join(c if c.isalnum() else " " for c in plain.lower()).split())
+
+
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, str]:
+    """Every English name pycountry gives a country (name, common and official), folded → code."""
+    names: dict[str, str] = {}
+    for country in country_records():
+        for key in ("name", "common_name", "official_name"):
+            if key in country:
+                names.setdefault(_folded(country[key]), country["alpha_2"])
+    return names
+
+
+def code_named(text: str) -> str | None:
+    """The code of the country `text` names in English ('Kazakhstan', 'south korea'), if any."""
+    return _codes_by_name().get(_folded(text))
+
+
+def codes_like(text: str, most: int = 3) -> list[str]:
+    """Codes of the countries whose names are close to `text` ('Kazakstan') or hold it as a
+    word ('Korea': South and North Korea)."""
+    import difflib
+
+    folded, names = _folded(text), _codes_by_name()
+    if len(folded) <= 2:
+        return []
+    close = difflib.get_close_matches(folded, list(names), n=most, cutoff=0.75)
+    if not close:
+        close = [name for name in names if folded in name.split()]
+    return list(dict.fromkeys(names[name] for name in close))[:most]
+
+
 @lru_cache(maxsize=1)
 def currency_names() -> dict[str, str]:
     """ISO 4217 alphabetic code → name."""

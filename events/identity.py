@@ -19,7 +19,16 @@ from .dates import iso_span
 
 
 def canonical_json(data: Any) -> bytes:
-    """Sorted keys, no insignificant whitespace, UTF-8 (non-ASCII kept as is)."""
+    """The one way an event is written down: the bytes its hash and content id are taken over.
+
+    orjson with sorted keys: every object's keys in code-point order, no whitespace,
+    UTF-8 with only `"`, `\\` and control characters escaped, whole numbers in decimal,
+    and floats (a location's lat and lon, nothing else) in the shortest digits that read
+    back as the same float, with a decimal point, and an exponent below 1e-5 in size
+    (`1e-7`). The README ("The log") states this for verifiers written in other
+    languages, and tests/test_canonical_json.py pins it to the byte. orjson 3.11.7 began
+    writing positive exponents with a `+`; no event holds a number large enough for one.
+    """
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 

@@ -13,10 +13,12 @@ import datetime as dt
 from decimal import Context, Decimal
 from functools import lru_cache
 from operator import countOf
-from typing import Annotated, Any, ClassVar, Literal, Union
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,10 +28,12 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import SchemaValidator
 
 from .codes import (
     UNSAFE_CLASS_RUST,
+    code_named,
     code_point,
     country_names,
     currency_names,
@@ -136,6 +140,13 @@ CalendarDate = Annotated[
     str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_date)
 ]
 WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=URL_PATTERN)]
+def _ascii_amount(value: Any) -> Any:
+    """Amounts are written with the digits 0-9, as dates are: Decimal alone would read '١٢' as 12."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"{shown(value)} is not an amount: write it with the digits 0-9")
+    return value
+
+
 Amount = Annotated[
     Decimal,
     Field(
@@ -144,6 +155,7 @@ Amount = Annotated[
         max_digits=AMOUNT_WHOLE_DIGITS + AMOUNT_DECIMAL_PLACES,
         decimal_places=AMOUNT_DECIMAL_PLACES,
     ),
+    BeforeValidator(_ascii_amount),
     PlainSerializer(_plain_decimal, return_type=str),
 ]
 # Whole numbers are JSON integers: strict, so true, 7.0 and "7" are refused, not taken as 1 and 7.
@@ -398,6 +410,9 @@ KINDS: tuple[str, ...] = tuple(MODELS)
 WORLD_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in ("correction", "retraction"))
 AMENDMENT_KINDS = ("correction", "retraction")
 
+#: Every model by class name: the name a ValidationError gives (its title) or expects (`class_name`).
+_NAMED: dict[str, type[BaseModel]] = {m.__name__: m for m in (*EVENT_MODELS, Source, Value, Location)}
+
 Event = Annotated[Union[EVENT_MODELS], Field(discriminator="kind")]  # type: ignore[valid-type]
 
 
@@ -444,10 +459,11 @@ TEXT_RULE = (
     "text may not hold control characters (tabs and line breaks included), line or paragraph "
     "separators, or bidirectional formatting characters"
 )
+ID_RULE = "use lower-case letters a-z, digits 0-9, '.', '_' and '-', beginning with a letter or digit"
 _SHOWN = 60
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A given value as a message quotes it: one line, escaped, at most about 60 characters."""
     if isinstance(value, str):
         text = repr(value[:_SHOWN])
@@ -465,55 +481,173 @@ def _shown(value: Any) -> str:
     return text[:_SHOWN] + ("…" if len(text) > _SHOWN else "")
 
 
+def inner_type(annotation: Any) -> tuple[Any, bool]:
+    """(the type inside Optional, Annotated and list, whether it is a list): what a field holds."""
+    is_list = False
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        elif origin is list:
+            annotation, is_list = get_args(annotation)[0], True
+        else:
+            return annotation, is_list
+
+
+class Problem(NamedTuple):
+    """One thing wrong with an event: where (the path to the field), what sort of error, and why."""
+
+    loc: tuple[str | int, ...]
+    type: str
+    reason: str
+
+
+def problems(error: ValidationError) -> list[Problem]:
+    """Every problem a validation found, each in the tracker's words rather than pydantic's.
+
+    A reason does not name its field, so that each front end can say where in its
+    own terms: `explain` by the JSON path, `tracker log` by the option as it was typed.
+    """
+    model = _NAMED.get(error.title)
+    return [_problem(details, model) for details in error.errors(include_url=False)]
+
+
 def explain(error: ValidationError) -> str:
-    """One line naming the field and the problem, for the first error of a validation.
+    """One line naming every field in trouble and what is wrong with it, `; `-separated.
 
     The line is safe to print: any character text may not hold, even in a field's
     name, is shown as `<U+001B>`, and quoted values are cut short.
     """
-    errors = error.errors(include_url=False)
-    first = errors[0]
-    field = ".".join(str(part) for part in first.get("loc", ()))
-    message = first.get("msg", "invalid").removeprefix("Value error, ")
-    kind_type = first.get("type")
-    last = str(first.get("loc", ("",))[-1]) if first.get("loc") else ""
-    parent = str(first["loc"][-2]) if len(first.get("loc", ())) > 1 else ""
-    given = first.get("input")
-    unsafe = first_unsafe(given) if isinstance(given, str) and kind_type in _TEXT_ERRORS else None
-    if kind_type == "missing":
-        message = "is required"
-    elif kind_type == "extra_forbidden":
-        message = "is not a field of this kind of event"
-    elif kind_type == "union_tag_not_found":
-        field, message = "kind", f"is required: one of {', '.join(KINDS)}"
-    elif kind_type in ("union_tag_invalid", "model_attributes_type"):
-        field, message = "kind", f"must be one of: {', '.join(KINDS)}"
-    elif unsafe is not None:
-        message = f"contains the {unsafe_kind(unsafe)} {code_point(unsafe)}: {TEXT_RULE}"
-    elif kind_type == "literal_error" and (parent == "countries" or last.endswith("country")):
+    return visible("; ".join(
+        f"field '{'.'.join(str(part) for part in p.loc)}': {p.reason}" if p.loc else p.reason
+        for p in problems(error)
+    ))
+
+
+def _problem(details: Any, model: type[BaseModel] | None) -> Problem:
+    """One pydantic error in the tracker's words: every rule the models enforce is worded here."""
+    loc = tuple(details.get("loc", ()))
+    error_type = details["type"]
+    given = details.get("input")
+    ctx = details.get("ctx") or {}
+    if error_type == "union_tag_not_found":
+        return Problem(("kind",), "missing", f"is required: one of {', '.join(KINDS)}")
+    if error_type in ("union_tag_invalid", "model_attributes_type"):
+        return Problem(("kind",), error_type, f"must be one of: {', '.join(KINDS)}")
+    unsafe = first_unsafe(given) if isinstance(given, str) and error_type in _TEXT_ERRORS else None
+    if unsafe is not None:
+        reason = f"contains the {unsafe_kind(unsafe)} {code_point(unsafe)}: {TEXT_RULE}"
+    elif error_type == "string_pattern_mismatch":
+        reason = _pattern_reason(loc, given, ctx.get("pattern"))
+    elif error_type == "literal_error":
+        reason = _literal_reason(_walk(model, loc)[0], given, ctx.get("expected", ""))
+    elif error_type == "extra_forbidden":
+        holder = _walk(model, loc[:-1])[1]
+        reason = (
+            "is not a field of this kind of event" if holder is None or issubclass(holder, Envelope)
+            else f"is not a field of {_a(holder)}: its fields are {', '.join(holder.model_fields)}"
+        )
+    elif error_type == "model_type":
+        holder = _NAMED.get(ctx.get("class_name"))
+        fields = f" with the fields {', '.join(holder.model_fields)}" if holder is not None else ""
+        reason = f"must be an object{fields}, not {shown(given)}"
+    elif error_type == "greater_than_equal" and ctx.get("ge") == 0:
+        reason = f"{shown(given)} is negative: it must be 0 or more"
+    elif error_type in ("greater_than_equal", "greater_than"):
+        reason = f"{shown(given)} is less than {ctx.get('ge', ctx.get('gt'))}, the least allowed"
+    elif error_type in ("less_than_equal", "less_than"):
+        reason = f"{shown(given)} is more than {ctx.get('le', ctx.get('lt'))}, the most allowed"
+    elif error_type == "too_short":
+        least = ctx.get("min_length", 1)
+        reason = "is empty: at least one is required" if least == 1 else f"must have at least {least} items"
+    elif error_type == "too_long":
+        reason = f"has {ctx.get('actual_length')} items: at most {ctx.get('max_length')} are allowed"
+    elif error_type == "string_too_short":
+        least = ctx.get("min_length", 1)
+        reason = "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    elif error_type == "string_too_long":
+        reason = f"is too long ({len(given):,} characters): at most {ctx.get('max_length'):,} are allowed"
+    else:
+        reason = _WORDING.get(error_type, "{msg}").format(
+            given=shown(given), msg=details.get("msg", "is not valid").removeprefix("Value error, ")
+        )
+    return Problem(loc, error_type, reason)
+
+
+#: The tracker's words for errors that need only the value given to explain them.
+_WORDING = {
+    "missing": "is required",
+    "string_type": "must be text (a JSON string), not {given}",
+    "string_unicode": "must be text, not {given}",
+    "int_type": "must be a whole number (a JSON integer such as 7), not {given}",
+    "int_parsing": "must be a whole number (a JSON integer such as 7), not {given}",
+    "int_from_float": "must be a whole number (a JSON integer such as 7), not {given}",
+    "float_type": "must be a number, not {given}",
+    "float_parsing": "must be a number, not {given}",
+    "finite_number": "{given} is not a finite number",
+    "decimal_type": "must be a number, not {given}",
+    "decimal_parsing": "{given} is not a number",
+    "decimal_max_digits": f"{{given}} is out of range: {AMOUNT_RULE}",
+    "decimal_max_places": f"{{given}} is out of range: {AMOUNT_RULE}",
+    "decimal_whole_digits": f"{{given}} is out of range: {AMOUNT_RULE}",
+    "list_type": "must be a list (a JSON array), not {given}",
+    "dict_type": "must be an object (a JSON object), not {given}",
+    # The models' own validators (dates, rules across fields) already speak the tracker's words.
+    "value_error": "{msg}",
+}
+#: Errors that a character text may not hold can cause: they are explained by that character.
+_TEXT_ERRORS = frozenset({"string_pattern_mismatch", "string_unicode"})
+
+
+def _pattern_reason(loc: tuple, given: Any, pattern: str | None) -> str:
+    last = str(loc[-1]) if loc else ""
+    if pattern == URL_PATTERN:
+        return f"{shown(given)} is not an http(s) URL: it must start with http:// or https:// and hold no spaces"
+    if pattern == ID_PATTERN:
+        return f"{shown(given)} is not {'an event id' if last in ('id', 'target') else 'a slug'}: {ID_RULE}"
+    if last == "[key]":
+        return f"{shown(given)} is not a field name: use lower-case letters a-z, digits 0-9 and '_'"
+    if last == "published":
+        return f"{shown(given)} is not a calendar date (YYYY-MM-DD, digits 0-9)"
+    return f"{shown(given)} is not in the form this field takes"
+
+
+def _literal_reason(field: FieldInfo | None, given: Any, expected: str) -> str:
+    holds = inner_type(field.annotation)[0] if field is not None else None
+    if holds == CountryCode:
         hint = ""
         if isinstance(given, str) and given.upper() in country_names():
             hint = f" (codes are upper case: {given.upper()})"
-        message = f"{_shown(given)} is not an ISO 3166-1 alpha-2 country code{hint}"
-    elif kind_type == "literal_error" and last == "currency":
-        message = f"{_shown(given)} is not an ISO 4217 currency code"
-    elif kind_type == "string_pattern_mismatch" and last == "url":
-        message = f"{_shown(given)} is not an http(s) URL"
-    elif kind_type == "string_pattern_mismatch" and last == "published":
-        message = f"{_shown(given)} is not a calendar date (YYYY-MM-DD, digits 0-9)"
-    elif kind_type in ("decimal_max_digits", "decimal_max_places", "decimal_whole_digits"):
-        message = f"{_shown(given)} is out of range: {AMOUNT_RULE}"
-    elif kind_type in ("int_type", "int_parsing", "int_from_float"):
-        message = f"must be a whole number (a JSON integer such as 7), not {_shown(given)}"
-    elif kind_type in ("float_type", "float_parsing"):
-        message = f"must be a number, not {_shown(given)}"
-    more = len(errors) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return visible(f"field '{field}': {message}{suffix}" if field else f"{message}{suffix}")
+        elif isinstance(given, str) and code_named(given):
+            hint = f" ({given.strip()} is {code_named(given)})"
+        return f"{shown(given)} is not an ISO 3166-1 alpha-2 country code{hint}"
+    if holds == CurrencyCode:
+        return f"{shown(given)} is not an ISO 4217 currency code"
+    return f"{shown(given)} is not one of {expected}"
 
 
-#: Errors that a character text may not hold can cause: they are explained by that character.
-_TEXT_ERRORS = frozenset({"string_pattern_mismatch", "string_unicode"})
+def _walk(model: type[BaseModel] | None, loc: tuple) -> tuple[FieldInfo | None, type[BaseModel] | None]:
+    """Follow an error's path through the models: the last field on it, and the model it leads to.
+
+    `('sources', 0)` leads to a Source; `('countries', 1)` ends in the `countries` field.
+    """
+    field = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return None, None
+        holds = inner_type(field.annotation)[0]
+        model = holds if isinstance(holds, type) and issubclass(holds, BaseModel) else None
+    return field, model
+
+
+def _a(model: type[BaseModel]) -> str:
+    """'a source': how messages name a nested model."""
+    return f"a {model.__name__.lower()}"
 
 
 # Validating many events at once ------------------------------------------------------

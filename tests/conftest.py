@@ -1,9 +1,13 @@
-"""Shared fixtures: a fresh log, the CLI, and one valid example of every kind of event."""
+"""Shared fixtures: a fresh log, the CLI, one valid example of every kind of event, and a
+check that the suite leaves the checkout's tracked files as it found them."""
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,6 +15,10 @@ from typer.testing import CliRunner
 
 from tracker.cli import cli_app
 from tracker.store import EventStore
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Tracked files a run asked to redraw them may change (`make screenshots`).
+REDRAWN = {"docs/dashboard.png"} if os.environ.get("UPDATE_SCREENSHOTS") == "1" else set()
 
 SOURCE = {
     "publisher": "Caspian Policy Center",
@@ -91,3 +99,38 @@ def plain(text: str) -> str:
 
 def write_jsonl(path, events) -> None:
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+
+def tracked_status() -> str | None:
+    """`git status` of the checkout's tracked files; None when the tests do not run from one."""
+    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
+    try:
+        top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=60)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != ROOT:
+            return None
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if status.returncode != 0:
+        return None
+    return "".join(line for line in status.stdout.splitlines(True) if line[3:].strip() not in REDRAWN)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_checkout_is_left_as_it_was():
+    """Tests write to temporary directories and test-artifacts/ (ignored), never over a tracked file.
+
+    Untracked files are not compared: other programs may make them while the suite runs.
+    """
+    before = tracked_status()
+    yield
+    after = tracked_status() if before is not None else None
+    if after is not None and after != before:
+        changed = sorted(set(after.splitlines()) - set(before.splitlines()))
+        pytest.fail(
+            "tracked files changed while the test suite ran (by a test, unless someone edited them "
+            "meanwhile):\n" + "\n".join(changed or after.splitlines()),
+            pytrace=False,
+        )

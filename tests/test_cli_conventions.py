@@ -222,3 +222,10 @@ def test_help_wraps_at_the_terminal_not_where_the_source_broke_lines(cli, monkey
     result = cli("import", "--help")
     assert "so importing a file twice adds nothing" in plain(result.stdout)
     assert "Append the events in a JSONL file, all or nothing." in plain(result.stdout)
+
+
+def test_a_snapshot_built_before_the_log_began_says_why_it_is_empty(cli, bundled, tmp_path):
+    result = cli("build", str(tmp_path / "early.db"), "--known-at", "2020-01-01")
+    assert result.exit_code == 0, result.output
+    assert "Note: nothing had been recorded by 2020-01-01T23:59:59.999999Z" in result.stderr
+    assert ": 0 events, head seq 0" in result.stderr

@@ -249,8 +249,8 @@ def test_whole_numbers_are_json_integers_only(kind, path, is_list, value, shown)
 @pytest.mark.parametrize("kind, path, is_list", INT_FIELDS)
 def test_whole_numbers_are_bounded_so_sums_fit_in_sqlite(kind, path, is_list):
     assert to_record(validate_event(with_field(kind, path, MAX_COUNT, is_list)))[path[0]] == MAX_COUNT
-    assert "less than or equal to" in refusal(with_field(kind, path, MAX_COUNT + 1, is_list))
-    assert "less than or equal to" in refusal(with_field(kind, path, 2**63 - 1, is_list))
+    assert f"is more than {MAX_COUNT}, the most allowed" in refusal(with_field(kind, path, MAX_COUNT + 1, is_list))
+    assert f"is more than {MAX_COUNT}, the most allowed" in refusal(with_field(kind, path, 2**63 - 1, is_list))
 
 
 @pytest.mark.parametrize("coordinate", ["lat", "lon"])
@@ -325,7 +325,7 @@ def test_a_lone_surrogate_from_the_command_line_is_named(cli):
     result = cli("log", "meeting", "--participants", "A", "--topic", "t", "--date", "2024-06", "--country", "KZ",
                  "--summary", "Bad \udcff byte.", "--source", "P | T | 2024-06-01")
     assert result.exit_code == 2
-    assert "field 'summary': contains the lone surrogate (not a character) U+DCFF" in result.stderr
+    assert "--summary contains the lone surrogate (not a character) U+DCFF" in result.stderr
 
 
 def test_logging_an_escape_sequence_is_refused_in_one_clean_line(cli):
@@ -334,10 +334,22 @@ def test_logging_an_escape_sequence_is_refused_in_one_clean_line(cli):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "\x1b" not in result.stderr
-    assert "field 'summary': contains the control character U+001B" in lines[0]
+    assert "--summary contains the control character U+001B" in lines[0]
 
 
 # Dates ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["\u0661\u0662", "１２", "1\u0665", "\U0001D7D9\U0001D7DA"])
+def test_amounts_take_ascii_digits_only_one_by_one_and_in_a_batch(store, tmp_path, amount):
+    event = example("figure", amount=amount)
+    with pytest.raises(LogError, match="write it with the digits 0-9"):
+        prepare(event)
+    batch = tmp_path / "batch.jsonl"
+    write_jsonl(batch, [example("meeting", summary=f"Meeting {i}.") for i in range(TOGETHER_FROM + 5)] + [event])
+    with pytest.raises(LogError, match="write it with the digits 0-9"):
+        import_file(store, str(batch))
+    assert store.count() == 0
 
 
 @pytest.mark.parametrize("text", ["\u0662\u0660\u0662\u0664", "\u0662\u0660\u0662\u0664-06", "２０２４-06-12",

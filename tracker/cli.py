@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .store import EventStore, LogError, resolve_db_path
+from .typed_input import SOURCE_FORM
 
 app = typer.Typer(
     name="tracker",
@@ -509,7 +510,7 @@ def show(
 
 SourceOption = Annotated[
     Optional[list[str]],
-    typer.Option("--source", metavar="SOURCE", help="Where the fix was reported: 'PUBLISHER | TITLE | YYYY-MM-DD [| URL] [| AUTHOR]'. Repeatable."),
+    typer.Option("--source", metavar="SOURCE", help=f"Where the fix was reported: {SOURCE_FORM}. Repeatable."),
 ]
 
 

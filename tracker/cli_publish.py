@@ -78,6 +78,11 @@ def build(
     except TimeError as e:
         raise fail(str(e)) from None
     summary = build_database(source, out, known_at=stamp)
+    if stamp and summary["events"] == 0:
+        with open_existing(ctx) as store:
+            from .cli import explain_empty
+
+            explain_empty(store, known_at=stamp)
     meta = out.with_name(out.stem + ".metadata.yml")
     write_metadata(meta, out.stem)
     say(

@@ -93,7 +93,7 @@ def command_reference() -> str:
                 param.opts[0] in envelope_options or param.name == "as_json"
             ):
                 continue
-            meaning = (getattr(param, "help", "") or "").replace("|", "\\|")
+            meaning = (getattr(param, "help", "") or "").replace("\\[", "[").replace("|", "\\|")
             if param.param_type_name == "argument":
                 rows.append(f"| `{(param.metavar or param.name).upper()}` | {meaning} |")
             else:

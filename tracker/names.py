@@ -9,31 +9,12 @@ from __future__ import annotations
 
 import difflib
 import sqlite3
-import unicodedata
-from functools import lru_cache
 
-from events.codes import country_names, country_records, visible
+from events.codes import code_named, codes_like, country_names, visible
 
 
 class UnknownName(ValueError):
     """A name that is not a country code or a project slug the log knows."""
-
-
-def _folded(text: str) -> str:
-    """Lower case, accents and punctuation dropped: 'Türkiye' and 'turkiye', 'Korea, Republic of'."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join("".join(c if c.isalnum() else " " for c in plain.lower()).split())
-
-
-@lru_cache(maxsize=1)
-def _codes_by_name() -> dict[str, str]:
-    """Every English name pycountry gives a country (name, common and official names) → code."""
-    names: dict[str, str] = {}
-    for country in country_records():
-        for key in ("name", "common_name", "official_name"):
-            if key in country:
-                names.setdefault(_folded(country[key]), country["alpha_2"])
-    return names
 
 
 def _shown(text: str) -> str:
@@ -46,15 +27,10 @@ def country_code(text: str, option: str = "--country") -> str:
     codes = country_names()
     if given.upper() in codes and len(given) == 2:
         return given.upper()
-    folded = _folded(given)
-    named = _codes_by_name().get(folded)
+    named = code_named(given)
     if named:
         raise UnknownName(f"{option} {_shown(text)}: countries are ISO 3166-1 alpha-2 codes: {codes[named]} is {named}")
-    names = _codes_by_name()
-    close = difflib.get_close_matches(folded, list(names), n=3, cutoff=0.75) if len(folded) > 2 else []
-    if not close and len(folded) > 2:  # a word of the name: 'Korea' for South and North Korea
-        close = [name for name in names if folded in name.split()]
-    meant = list(dict.fromkeys(names[name] for name in close))[:3]
+    meant = codes_like(given)
     hint = (
         "; did you mean " + " or ".join(f"{code} ({codes[code]})" for code in meant) + "?"
         if meant
@@ -80,7 +56,7 @@ def project_slug(conn: sqlite3.Connection, text: str, option: str = "--project")
         return text.strip().lower()
     close = difflib.get_close_matches(text.strip().lower(), known, n=3, cutoff=0.5)
     if not close:  # a word of a slug: 'trains' for 'uz-hyundai-rotem-high-speed-trains'
-        words = set(_folded(text).split())
+        words = set(text.lower().replace("-", " ").split())
         close = [slug for slug in known if words & set(slug.split("-"))][:3]
     if not known:
         hint = ": the log has no projects yet"
