@@ -222,6 +222,8 @@ def test_a_blank_answer_says_why_it_is_asked_again(cli, terminal):
     assert result.exit_code == 0, result.output
     assert "Error: --date is required: when it happened" in result.stderr
     assert "Error: --country is required: ISO 3166-1 alpha-2 codes" in result.stderr
+    # a prompt asks for one answer: how to repeat an option is no concern of it
+    assert "(repeat for more):" not in result.stderr and "involved (comma-separated):" in result.stderr
 
 
 def test_every_answer_is_checked_by_its_own_rule(cli, terminal):
@@ -394,3 +396,12 @@ def test_an_amendment_kind_points_to_its_own_command(cli):
     result = cli("log", "correction")
     assert result.exit_code == 2
     assert errors_of(result) == ["a correction is recorded with `tracker correct ID --set FIELD=VALUE --reason WHY`, not `tracker log`"]
+
+
+def test_the_fix_for_a_long_source_is_quoted_whole_to_be_copied():
+    typed = "Caspian Policy Center | Implementing the K-Silk Road | 2025-01-31 | Maia Kiniyalocts"
+    with pytest.raises(InputError) as refused:
+        parse_source(typed)
+    fixed = "Caspian Policy Center | Implementing the K-Silk Road | 2025-01-31 | | Maia Kiniyalocts"
+    assert str(refused.value).endswith(f"leave the URL empty: '{fixed}'")
+    assert parse_source(fixed)["author"] == "Maia Kiniyalocts"

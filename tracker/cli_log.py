@@ -153,9 +153,8 @@ def ask(draft: Draft, spec: FieldInput) -> None:
     again; nothing typed before is lost. Ctrl-C or the end of input stops the
     command (typer.Abort, left to the top level), with nothing written.
     """
-    hint = " (comma-separated)" if spec.name == "countries" else ""
     while True:
-        answer = typer.prompt(f"{spec.help}{hint}", default="", show_default=False, err=True)
+        answer = typer.prompt(spec.question, default="", show_default=False, err=True)
         draft.take(spec, typed_items(spec, [answer] if spec.multiple else answer))
         complaints = draft.problems(only=spec.name)
         if not complaints:

@@ -18,6 +18,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from events.codes import visible
 from events.identity import NestingError, duplicate_key
 from events.models import Amount, Location, Source, Value, inner_type, problems, shown
 
@@ -70,14 +71,17 @@ def parse_source(text: str) -> dict[str, Any]:
 
 
 def _meant(parts: list[str], url: str) -> str:
-    """The likely fix for a fourth field that is not a URL: the address with its scheme, or an author."""
+    """The likely fix for a fourth field that is not a URL: the address with its scheme, or an
+    author. Quoted whole (escaped, never cut short), so it can be copied and used."""
+    def whole(text: str) -> str:
+        return "'" + visible(text) + "'"
+
     if re.fullmatch(r"[\w-]+(\.[\w-]+)+(/\S*)?", url):  # an address without http(s)://
-        return f": did you mean {shown('https://' + url)}?"
+        return f": did you mean {whole('https://' + url)}?"
     if len(parts) == 5 and re.match(r"https?://", parts[4], re.IGNORECASE):  # the author, then the URL
-        return f": did you mean {shown(' | '.join(parts[:3] + [parts[4], url]))}?"
+        return f": did you mean {whole(' | '.join(parts[:3] + [parts[4], url]))}?"
     if ":" not in url and len(parts) == 4:  # a name, typed where the URL goes
-        fixed = " | ".join(parts[:3]) + " | | " + url
-        return f"; for an author without a URL, leave the URL empty: {shown(fixed)}"
+        return f"; for an author without a URL, leave the URL empty: {whole(' | '.join(parts[:3]) + ' | | ' + url)}"
     return ""
 
 
@@ -130,6 +134,8 @@ class FieldInput:
     multiple: bool
     required: bool
     help: str
+    #: What a prompt asks for it (the help, without how to repeat an option).
+    question: str
     choices: tuple[str, ...] | None
     parse: typing.Callable[[str], Any]
     metavar: str
@@ -189,6 +195,7 @@ def field_input(name: str, info: FieldInfo) -> FieldInput:
         help_text += f": {SOURCE_FORM}, the URL left empty for an author without one"
     if choices and not all(choice in help_text for choice in choices):
         help_text += f": {', '.join(choices)}"
+    question = help_text + (" (comma-separated)" if name == "countries" else "")
     if multiple:
         help_text += " (repeat for more)" if name != "countries" else " (repeat, or comma-separate)"
     return FieldInput(
@@ -197,6 +204,7 @@ def field_input(name: str, info: FieldInfo) -> FieldInput:
         multiple=multiple,
         required=info.is_required(),
         help=help_text,
+        question=question,
         choices=choices,
         parse=parse,
         metavar=metavar,
