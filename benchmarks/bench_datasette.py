@@ -38,10 +38,10 @@ PAGES = {
 
 def ensure_database(n: int, workdir: Path) -> Path:
     from benchmarks.synthetic import generate
-    from tracker.importing import import_file
-    from tracker.publish import prepare_path
-    from tracker.replay import catch_up
-    from tracker.store import EventStore
+    from tracker.log.importing import import_file
+    from tracker.publish.schema import prepare_path
+    from tracker.replay.engine import catch_up
+    from tracker.log.store import EventStore
 
     path = workdir / f"datasette-{n}.db"
     if not path.exists():
@@ -78,7 +78,7 @@ async def measure(ds, path: str, repeat: int) -> tuple[float, int]:
 
 
 def run(suite: str, n: int, workdir: str | None) -> None:
-    from tracker.publish import datasette_for
+    from tracker.publish.site import datasette_for
 
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bench-datasette-"))
     base.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,8 @@ def _child(code: str, *args: str) -> tuple[float, float, str]:
 
 
 IMPORT = """
-from tracker.store import EventStore
-from tracker.importing import import_file
+from tracker.log.store import EventStore
+from tracker.log.importing import import_file
 store = EventStore(sys.argv[2])
 started = time.perf_counter()
 result = import_file(store, sys.argv[1], show_progress=False)
@@ -110,10 +110,10 @@ print('SECONDS', time.perf_counter() - started)
 #: BENCH_IMPORT_SPLIT=1): what each costs per event, next to the floor on the same rows.
 SPLIT = """
 import gc, os
-from tracker import importing
-from tracker.store import EventStore, warm_up
+from tracker.log import importing
+from tracker.log.store import EventStore, warm_up
 path, db, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
-import tracker.store as store_module
+import tracker.log.store as store_module
 from benchmarks.timing import timed
 spent = {'validating': 0.0, 'writing': 0.0}
 store_module.validate_records = timed(spent, 'validating', store_module.validate_records, time.process_time)

@@ -34,8 +34,8 @@ print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 FULL = r"""
 import resource, sys, time
-from tracker.store import EventStore
-from tracker.replay import replay
+from tracker.log.store import EventStore
+from tracker.replay.engine import replay
 store = EventStore(sys.argv[1])
 started = time.perf_counter()
 result = replay(store, full=True)
@@ -46,9 +46,9 @@ print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, result
 #: The full replay again, timing its phases (set BENCH_REPLAY_SPLIT=1): where the time goes.
 SPLIT = r"""
 import sys, time
-from tracker.store import EventStore
-import tracker.publish as publish
-import tracker.replay as replay
+from tracker.log.store import EventStore
+import tracker.replay.search as search
+import tracker.replay.engine as replay
 from functools import partial
 from benchmarks.timing import timed
 spent = {}
@@ -58,7 +58,7 @@ replay._Run.apply_log = timed("log pass", replay._Run.apply_log)
 replay._Run.flush = timed("  of which row inserts", replay._Run.flush)
 replay._Run.write_totals = timed("totals", replay._Run.write_totals)
 replay._Run.refold = timed("state folds", replay._Run.refold)
-publish.ensure_search = timed("search index", publish.ensure_search)
+search.ensure_search = timed("search index", search.ensure_search)
 store = EventStore(sys.argv[1])
 conn = store.conn
 conn.execute("BEGIN IMMEDIATE")
@@ -78,8 +78,8 @@ for name in order:
 
 APPEND = r"""
 import statistics, sys, time
-from tracker.store import EventStore
-from tracker.replay import catch_up, replay
+from tracker.log.store import EventStore
+from tracker.replay.engine import catch_up, replay
 store = EventStore(sys.argv[1])
 replay(store)  # start from an up-to-date checkpoint
 project = store.conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 7").fetchone()[0]
@@ -100,8 +100,8 @@ print(statistics.median(times) * 1000, max(times) * 1000)
 
 QUERIES = r"""
 import statistics, sys, time
-from tracker.store import EventStore
-from tracker import queries
+from tracker.log.store import EventStore
+from tracker.replay import queries
 store = EventStore(sys.argv[1])
 conn = store.conn
 project = conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 11").fetchone()[0]
@@ -137,8 +137,8 @@ def prepare(n: int, workdir: Path) -> Path:
     import orjson
 
     from benchmarks.synthetic import generate
-    from tracker.importing import import_file
-    from tracker.store import EventStore
+    from tracker.log.importing import import_file
+    from tracker.log.store import EventStore
 
     jsonl = workdir / f"events-{n}.jsonl"
     db = workdir / f"replay-{n}.db"

@@ -1,7 +1,7 @@
 """Projections: what the log is turned into. One module per projection, each a keyed fold.
 
 A projection module says which keys an effective event touches and how the state of
-one key follows from its events; the replay engine (`tracker.replay`) does the rest:
+one key follows from its events; the replay engine (`tracker.replay.engine`) does the rest:
 reading the log, applying corrections and retractions, knowledge time, the bitemporal
 history rows, checkpoints and rebuilds. Adding a projection means adding a module here
 and naming it in `PROJECTIONS`.

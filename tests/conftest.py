@@ -13,8 +13,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tracker.cli import cli_app
-from tracker.store import EventStore
+from tracker.cli.main import cli_app
+from tracker.log.store import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Tracked files a run asked to redraw them may change (`make screenshots`).

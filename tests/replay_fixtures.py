@@ -7,9 +7,9 @@ from typing import Any
 
 from events.models import MODELS, WORLD_KINDS
 from tests.conftest import example
-from tracker import queries
-from tracker.listing import effective_events
-from tracker.replay import catch_up, derived_tables, replay, table_digest
+from tracker.replay import queries
+from tracker.replay.listing import effective_events
+from tracker.replay.engine import catch_up, derived_tables, replay, table_digest
 
 
 def at(day: str, n: int = 0) -> str:
@@ -128,7 +128,7 @@ def from_tables(store, as_of=None, known_at=None):
 def assert_matches_reference(store, as_of=None, known_at=None) -> None:
     import math
 
-    from tracker.timeaxes import as_of_day, known_at_stamp
+    from tracker.replay.timeaxes import as_of_day, known_at_stamp
 
     as_of, known_at = as_of_day(as_of), known_at_stamp(known_at)
     want_status, want_tallies, want_timeline = reference(store, as_of, known_at)

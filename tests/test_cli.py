@@ -4,8 +4,8 @@ import orjson
 import pytest
 
 from events.models import MODELS, WORLD_KINDS
-from tracker.cli_log import kind_inputs
-from tracker.typed_input import parse_location, parse_source, parse_value
+from tracker.cli.kinds import kind_inputs
+from tracker.cli.typed_input import parse_location, parse_source, parse_value
 
 from .conftest import SOURCE, example, plain, write_jsonl
 
@@ -73,7 +73,7 @@ def test_each_missing_required_option_is_one_line_and_exit_2(cli):
 
 
 def test_on_a_terminal_log_asks_for_what_is_missing(cli, monkeypatch):
-    monkeypatch.setattr("tracker.cli_log.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("tracker.cli.kinds.stdin_is_terminal", lambda: True)
     answers = "\n".join(["Hyundai Rotem", "trains", "2024-06", "UZ, KR", "An order.", "CPC | Title | 2025-01-31"]) + "\n"
     result = cli("log", "order", "--buyer", "Uzbekistan Railways", input=answers)
     assert result.exit_code == 0, result.output
@@ -123,9 +123,9 @@ def test_export_to_a_file_restores_exactly(cli, tmp_path):
     out = tmp_path / "log.jsonl"
     assert cli("export", "--out", str(out)).exit_code == 0
     restored = tmp_path / "restored.db"
-    result = cli.runner.invoke(__import__("tracker.cli", fromlist=["cli_app"]).cli_app(), ["--db", str(restored), "import", str(out)])
+    result = cli.runner.invoke(__import__("tracker.cli.main", fromlist=["cli_app"]).cli_app(), ["--db", str(restored), "import", str(out)])
     assert result.exit_code == 0, result.output
-    again = cli.runner.invoke(__import__("tracker.cli", fromlist=["cli_app"]).cli_app(), ["--db", str(restored), "export"])
+    again = cli.runner.invoke(__import__("tracker.cli.main", fromlist=["cli_app"]).cli_app(), ["--db", str(restored), "export"])
     assert again.stdout_bytes == out.read_bytes()
 
 
@@ -201,7 +201,7 @@ def test_reading_a_database_that_does_not_exist_says_how_to_make_one(cli):
 def test_tracker_db_environment_variable_picks_the_database(tmp_path):
     from typer.testing import CliRunner
 
-    from tracker.cli import cli_app
+    from tracker.cli.main import cli_app
 
     target = tmp_path / "elsewhere.db"
     result = CliRunner().invoke(cli_app(), ["init", "--empty"], env={"TRACKER_DB": str(target)})

@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tracker.cli import hoist_db
-from tracker.output import emit_table
+from tracker.cli.main import hoist_db
+from tracker.cli.output import emit_table
 
 from .conftest import example, plain, write_jsonl
 
@@ -157,9 +157,9 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path, command):
 
 
 def test_stopping_at_a_prompt_exits_130_and_writes_nothing(cli, bundled, monkeypatch):
-    import tracker.cli_log
+    import tracker.cli.kinds
 
-    monkeypatch.setattr(tracker.cli_log, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(tracker.cli.kinds, "stdin_is_terminal", lambda: True)
     result = cli("log", "meeting", "--participants", "KOICA", input="")  # end of input at the first prompt
     assert result.exit_code == 130
     assert "Stopped: nothing was written." in result.stderr
@@ -175,7 +175,7 @@ def terminal(monkeypatch, columns: int) -> None:
 
 
 def test_counts_read_as_english():
-    from tracker.cli import counted
+    from tracker.cli.common import counted
 
     assert [counted(1, "event"), counted(2, "event"), counted(1, "country", "countries"),
             counted(3, "country", "countries"), counted(1_000_000, "event")] == [

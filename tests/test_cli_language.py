@@ -20,9 +20,9 @@ from events.models import (
     MAX_COUNT, MAX_NAMES, MAX_SOURCES, MODELS, NAME_MAX, TEXT_MAX, WORLD_KINDS, Figure, explain, to_record,
     validate_event,
 )
-from tracker.cli import cli_app
-from tracker.cli_log import collect, kind_inputs
-from tracker.typed_input import InputError, parse_assignment, parse_source, parse_value
+from tracker.cli.main import cli_app
+from tracker.cli.kinds import collect, kind_inputs
+from tracker.cli.typed_input import InputError, parse_assignment, parse_source, parse_value
 
 from .conftest import example, plain, write_jsonl
 from .test_cli import as_options
@@ -197,7 +197,7 @@ def test_import_words_nested_objects_itself(value, message):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    monkeypatch.setattr("tracker.cli_log.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("tracker.cli.kinds.stdin_is_terminal", lambda: True)
 
 
 def answers(*lines: str) -> str:

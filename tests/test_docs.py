@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from tracker.cli import cli_app
+from tracker.cli.main import cli_app
 from tracker.docs import README, _command_rows, render
 
 TEXT = README.read_text()

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
-import tracker.importing
+import tracker.log.importing
 from events.codes import first_unsafe
 from events.dates import DateError, parse_occurred
 from events.identity import canonical_json, content_id, duplicate_key, may_repeat_a_key
@@ -40,11 +40,11 @@ from events.models import (
     to_record,
     validate_event,
 )
-from tracker.cli import cli_app
-from tracker.importing import import_file
-from tracker.output import emit_json, emit_table
-from tracker.store import TOGETHER_FROM, EventStore, LogError, _prepare_together, chain_hash, prepare
-from tracker.typed_input import InputError, parse_assignment
+from tracker.cli.main import cli_app
+from tracker.log.importing import import_file
+from tracker.cli.output import emit_json, emit_table
+from tracker.log.store import TOGETHER_FROM, EventStore, LogError, _prepare_together, chain_hash, prepare
+from tracker.cli.typed_input import InputError, parse_assignment
 
 from .conftest import example, plain, write_jsonl
 
@@ -481,9 +481,9 @@ DOUBLED = [
 @pytest.mark.parametrize("parallel", [False, True])
 def test_a_duplicate_key_is_refused_naming_the_line_and_the_key(cli, tmp_path, monkeypatch, case, double, key, parallel):
     if parallel:
-        monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0)
-        monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 2)
-        monkeypatch.setattr(tracker.importing, "LINE_BYTES", 200)
+        monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
+        monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 2)
+        monkeypatch.setattr(tracker.log.importing, "LINE_BYTES", 200)
     lines = [_line(example("meeting", summary=f"Meeting {i}.")) for i in range(12)]
     lines[8] = double(lines[8])
     assert lines[8] != _line(example("meeting", summary="Meeting 8."))
@@ -509,8 +509,8 @@ def test_a_duplicate_key_inside_a_corrections_changes_is_refused(store, tmp_path
 
 @pytest.mark.parametrize("parallel", [False, True])
 def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(store, tmp_path, monkeypatch, parallel):
-    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
-    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 50)
+    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
+    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 50)
     lines = [_line(example("meeting", summary=f"Meeting {i}.")) for i in range(40)]
     lines[9] = _line(example("meeting", occurred="2024-13"))
     lines[19] = lines[19].replace(b'{"kind"', b'{"topic":"x","kind"', 1)

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-import tracker.importing
-import tracker.store
+import tracker.log.importing
+import tracker.log.store
 from benchmarks.synthetic import generate
 from events.identity import canonical_json, content_id, identified
 from events.models import key_ordered_kinds, to_record, validate_event, validate_records
-from tracker.importing import import_file
-from tracker.store import LOG_FIELDS, EventStore, LogError, prepare, prepare_batch
+from tracker.log.importing import import_file
+from tracker.log.store import LOG_FIELDS, EventStore, LogError, prepare, prepare_batch
 
 from .conftest import EXAMPLES, example, write_jsonl
 
@@ -31,7 +31,7 @@ from .conftest import EXAMPLES, example, write_jsonl
 @pytest.fixture(autouse=True)
 def batch_path_for_any_batch(monkeypatch):
     """The batch path serves only batches of some size; here every batch takes it."""
-    monkeypatch.setattr(tracker.store, "TOGETHER_FROM", 1)
+    monkeypatch.setattr(tracker.log.store, "TOGETHER_FROM", 1)
 
 
 def _variants() -> list[dict]:
@@ -146,7 +146,7 @@ def test_preparing_a_batch_equals_preparing_each_event(monkeypatch):
                                    "prev_hash": "0" * 64, "hash": "f" * 64}))
     one_by_one = [prepare(copy.deepcopy(item)) for item in items]
     calls = []
-    monkeypatch.setattr(tracker.store, "prepare", lambda item: calls.append(item))  # must not be needed
+    monkeypatch.setattr(tracker.log.store, "prepare", lambda item: calls.append(item))  # must not be needed
     batch = prepare_batch(copy.deepcopy(items))
     assert calls == []
     assert batch.lines == [p.line for p in one_by_one]
@@ -187,13 +187,13 @@ def test_a_batch_with_a_bad_log_field_names_the_first_bad_line(log_fields):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Every file is 'large' and cut into blocks of a few lines, for several workers."""
-    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0)
-    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 3)
+    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 3)
 
 
 def _import(tmp_path, name: str, data: bytes, parallel: bool, monkeypatch) -> tuple[str, list]:
     """(outcome, exported lines) of importing `data` into a fresh log."""
-    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
+    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
     path = tmp_path / f"{name}.jsonl"
     path.write_bytes(data)
     with EventStore(tmp_path / f"{name}-{parallel}.db") as store:
@@ -219,9 +219,9 @@ def _lines(events) -> list[bytes]:
 def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case, workers):
     # With no worker the storing process prepares every block itself; with several,
     # blocks come back out of order and the storing process takes some too.
-    monkeypatch.setattr(tracker.importing, "worker_count", lambda: workers)
-    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 2)
-    monkeypatch.setattr(tracker.importing, "LINE_BYTES", 200)
+    monkeypatch.setattr(tracker.log.importing, "worker_count", lambda: workers)
+    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 2)
+    monkeypatch.setattr(tracker.log.importing, "LINE_BYTES", 200)
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(30)]
     lines = _lines(events)
     if case == "blank lines":
@@ -323,8 +323,8 @@ def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(store):
 
 
 def test_a_small_batch_is_prepared_one_event_at_a_time(monkeypatch):
-    monkeypatch.setattr(tracker.store, "TOGETHER_FROM", 32)
-    monkeypatch.setattr(tracker.store, "_prepare_together", None)  # must not be called
+    monkeypatch.setattr(tracker.log.store, "TOGETHER_FROM", 32)
+    monkeypatch.setattr(tracker.log.store, "_prepare_together", None)  # must not be called
     items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 32)]
     assert prepare_batch(items).ids == [prepare(item).id for item in items]
 
@@ -391,5 +391,5 @@ def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_facto
 
 @pytest.mark.parametrize("cores, workers", [(1, 0), (2, 1), (4, 3), (16, 3)])
 def test_a_worker_per_spare_core_up_to_the_storing_limit(monkeypatch, cores, workers):
-    monkeypatch.setattr(tracker.importing.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    assert tracker.importing.worker_count() == workers
+    monkeypatch.setattr(tracker.log.importing.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert tracker.log.importing.worker_count() == workers

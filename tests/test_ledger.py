@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tracker.faults import COULD_NOT_COMPLETE
-from tracker.store import LOG_TRIGGERS, EventStore
+from tracker.cli.faults import COULD_NOT_COMPLETE
+from tracker.log.store import LOG_TRIGGERS, EventStore
 
 from .conftest import Cli, example, write_jsonl
 
@@ -388,7 +388,7 @@ def test_a_log_on_a_read_only_mount_can_be_read_but_not_written(tmp_path):
 def test_a_command_stopped_by_a_fault_in_process_says_so_in_one_line(cli, bundled, monkeypatch):
     """The catch-up after a write fails (here: the disk fills between the two): the event is in
     the log, its id is printed, and the error says exactly that."""
-    import tracker.replay as replay
+    import tracker.replay.engine as replay
 
     def full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")

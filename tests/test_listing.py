@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.listing import current_events, effective_events
+from tracker.replay.listing import current_events, effective_events
 from tests.replay_fixtures import at, correction, event, log, retraction
 from tests.test_replay_properties import SETTINGS, _run, logs
 

@@ -7,10 +7,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tracker.bundled import record_path
-from tracker.publish import build, datasette_for, load_metadata, prepare_path
-from tracker.replay import catch_up
-from tracker.store import EventStore, read_jsonl
+from tracker.log.bundled import record_path
+from tracker.publish.build import build
+from tracker.publish.schema import prepare_path
+from tracker.publish.site import datasette_for, load_metadata
+from tracker.replay.engine import catch_up
+from tracker.log.importing import read_jsonl
+from tracker.log.store import EventStore
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -175,7 +178,7 @@ def test_the_search_page_takes_any_text(ds, q):
 
 
 def test_the_search_page_offers_the_next_page_when_it_is_full(built):
-    from tracker.site.plugin import SEARCH_PAGE_ROWS
+    from tracker.publish.plugin import SEARCH_PAGE_ROWS
 
     sql = load_metadata()["databases"]["tracker"]["queries"]["search"]["sql"]
     assert sql.rstrip().endswith(f"LIMIT {SEARCH_PAGE_ROWS}")
@@ -277,7 +280,7 @@ def test_build_known_at_leaves_out_later_events(built, tmp_path):
 def test_the_summit_timeline_page_lists_the_latest_steps_up_to_the_date(built):
     import sqlite3
 
-    from tracker import queries
+    from tracker.replay import queries
 
     conn = sqlite3.connect(built[1])
     for params in ({"as_of": "", "known_at": "", "project": ""}, {"as_of": "2024-06", "known_at": "2024-08-01", "project": ""},
@@ -302,8 +305,8 @@ def test_query_pages_link_events_projects_and_countries(built):
 
 
 def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
-    from tracker.publish import INDEXES, index_name
-    from tracker.replay import replay
+    from tracker.publish.schema import INDEXES, index_name
+    from tracker.replay.engine import replay
 
     db = tmp_path / "full.db"
     with EventStore(db) as store:

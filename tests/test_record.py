@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from events.dates import parse_occurred
-from tracker.bundled import countries_path, record_path
+from tracker.log.bundled import countries_path, record_path
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 ARTICLES = {

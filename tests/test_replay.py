@@ -6,10 +6,10 @@ import sqlite3
 
 import projections
 from projections import project_status
-from tracker import queries
-from tracker.replay import checkpoint, replay
-from tracker.store import EventStore
-from tracker.verify import verify_all
+from tracker.replay import queries
+from tracker.replay.engine import checkpoint, replay
+from tracker.log.store import EventStore
+from tracker.replay.checks import verify_all
 from tests.replay_fixtures import at, correction, digests, event, full_digests, log, retraction, status_of
 
 P = "uz-trains"
@@ -94,7 +94,7 @@ def test_a_full_rebuild_is_atomic_for_readers(store, tmp_path):
     reader = EventStore(store.path)
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
-    from tracker.replay import _run
+    from tracker.replay.engine import _run
 
     conn.execute("DELETE FROM replay_state")
     conn.execute("DROP VIEW projects")
@@ -175,7 +175,7 @@ def test_replay_full_on_the_command_line(cli):
 
 
 def test_search_index_and_its_triggers_survive_a_full_replay(store):
-    from tracker.publish import FTS_TRIGGERS
+    from tracker.replay.search import FTS_TRIGGERS
 
     def triggers():
         return {r[0] for r in store.conn.execute(
@@ -216,14 +216,14 @@ def test_full_replays_write_rows_in_the_same_order_whatever_the_hash_seed(tmp_pa
     import subprocess
     import sys
 
-    from tracker.bundled import record_path
-    from tracker.store import read_jsonl
+    from tracker.log.bundled import record_path
+    from tracker.log.importing import read_jsonl
 
     db = tmp_path / "t.db"
     with EventStore(db) as s:
         s.append(read_jsonl(record_path()))
     script = (
-        "import sys, hashlib; from tracker.store import EventStore; from tracker.replay import replay, derived_tables\n"
+        "import sys, hashlib; from tracker.log.store import EventStore; from tracker.replay.engine import replay, derived_tables\n"
         "s = EventStore(sys.argv[1]); replay(s, full=True); h = hashlib.sha256()\n"
         "for t in derived_tables(): h.update(repr(s.conn.execute(f'SELECT * FROM {t}').fetchall()).encode())\n"
         "print(h.hexdigest())"

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.replay import catch_up
-from tracker.store import EventStore, LogError
+from tracker.replay.engine import catch_up
+from tracker.log.store import EventStore, LogError
 from tests.replay_fixtures import (
     assert_matches_reference, at, correction, digests, event, full_digests, retraction,
 )

@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 
 from tests.test_publish import HOSTILE
-from tracker.bundled import record_path
-from tracker.publish import SETTINGS, datasette_for, load_metadata, prepare_path
-from tracker.replay import catch_up
-from tracker.site import limits
-from tracker.store import EventStore, read_jsonl
+from tracker.log.bundled import record_path
+from tracker.publish.schema import prepare_path
+from tracker.publish.site import SETTINGS, datasette_for, load_metadata
+from tracker.replay.engine import catch_up
+from tracker.publish import limits
+from tracker.log.importing import read_jsonl
+from tracker.log.store import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,8 +93,8 @@ def reset_peak_rss() -> None:
 
 HOLD_LOCK = """
 import json, sqlite3, sys
-from tracker.replay import catch_up
-from tracker.store import EventStore
+from tracker.replay.engine import catch_up
+from tracker.log.store import EventStore
 
 db, event = sys.argv[1], json.loads(sys.argv[2])
 conn = sqlite3.connect(db, isolation_level=None)
@@ -147,8 +149,8 @@ def test_no_page_waits_while_another_process_holds_the_write_lock(db):
 
 
 def test_the_search_index_follows_a_full_replay(db):
-    from tracker.publish import INDEXES, index_name
-    from tracker.replay import replay
+    from tracker.publish.schema import INDEXES, index_name
+    from tracker.replay.engine import replay
 
     live = datasette_for(db)
 
@@ -441,7 +443,7 @@ def test_tracker_serve_has_the_limits(tmp_path):
 
 HEAP_CEILING = """
 import sqlite3, sys
-from tracker.site import limits
+from tracker.publish import limits
 limits.set_heap_ceiling(64 * 1024 * 1024)
 conn = sqlite3.connect(":memory:")  # a plain connection: no per-connection limits
 try:

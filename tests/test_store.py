@@ -5,9 +5,9 @@ import sqlite3
 import orjson
 import pytest
 
-from tracker.importing import import_file
-from tracker.store import GENESIS, EventStore, LogError, chain_hash
-from tracker.verify import verify_log
+from tracker.log.importing import import_file
+from tracker.log.store import GENESIS, EventStore, LogError, chain_hash
+from tracker.log.verify import verify_log
 
 from .conftest import example, write_jsonl
 
@@ -170,10 +170,10 @@ def test_the_body_is_stored_as_json_text_that_sqlite_can_query(store):
 @pytest.fixture
 def parallel_import(monkeypatch):
     """Large files are prepared by worker processes; make every file 'large'."""
-    import tracker.importing
+    import tracker.log.importing
 
-    monkeypatch.setattr(tracker.importing, "PARALLEL_FROM_BYTES", 0)
-    monkeypatch.setattr(tracker.importing, "CHUNK_LINES", 7)
+    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 7)
 
 
 def test_workers_prepare_a_large_import_in_file_order(store, tmp_path, parallel_import):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker import queries
+from tracker.replay import queries
 from tests.replay_fixtures import (
     assert_matches_reference, at, correction, event, log, retraction, status_of,
 )

@@ -5,8 +5,8 @@ import sqlite3
 
 import orjson
 
-from tracker.store import LOG_TRIGGERS, EventStore
-from tracker.verify import verify_log
+from tracker.log.store import LOG_TRIGGERS, EventStore
+from tracker.log.verify import verify_log
 
 from .conftest import example
 

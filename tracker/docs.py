@@ -72,9 +72,9 @@ def _command_rows(group, prefix: str) -> list[tuple[str, object]]:
 
 def command_reference() -> str:
     """Markdown: every command with its arguments and options, from the CLI's own help."""
-    from .cli import cli_app
+    from tracker.cli.main import cli_app
 
-    from .cli_log import ENVELOPE_ORDER, kind_inputs
+    from tracker.cli.kinds import ENVELOPE_ORDER, kind_inputs
 
     root = typer.main.get_command(cli_app())
     envelope_options = {spec.option for spec in kind_inputs("meeting") if spec.name in ENVELOPE_ORDER}
@@ -104,9 +104,9 @@ def command_reference() -> str:
 
 
 def serving_settings() -> str:
-    """The Datasette settings of tracker.publish.SETTINGS, as the shell variable the README's
+    """The Datasette settings of tracker.publish.site.SETTINGS, as the shell variable the README's
     `datasette` commands use."""
-    from .publish import datasette_settings
+    from tracker.publish.site import datasette_settings
 
     return f'```bash\nSETTINGS="{datasette_settings()}"\n```\n'
 

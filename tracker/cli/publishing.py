@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import KnownAt, after_write, app, appended, db_path, fail, open_existing, open_store
+from tracker.cli.common import KnownAt, after_write, app, appended, db_path, fail, open_existing, open_store
 
 
 @app.command()
@@ -21,13 +21,14 @@ def serve(
     With no database yet, builds one from the bundled K-Silk Road record first. Pages are
     read-only with a SQL time limit; events logged while it runs appear without a restart.
     """
-    from .output import say
-    from .publish import datasette_for, prepare_path
-    from .store import read_jsonl
+    from tracker.cli.output import say
+    from tracker.publish.schema import prepare_path
+    from tracker.publish.site import datasette_for
+    from tracker.log.importing import read_jsonl
 
     path = db_path(ctx)
     if not path.exists():
-        from .bundled import record_path
+        from tracker.log.bundled import record_path
 
         with open_store(ctx) as store:
             result = appended(store, read_jsonl(record_path()))
@@ -39,7 +40,7 @@ def serve(
     prepare_path(path)
     import uvicorn
 
-    from .site.limits import set_heap_ceiling
+    from tracker.publish.limits import set_heap_ceiling
 
     set_heap_ceiling()
 
@@ -60,11 +61,11 @@ def build(
     foreign keys; the same log gives a byte-identical file. With --known-at, only what
     had been recorded by then. The metadata is written beside it as OUT.metadata.yml.
     """
-    from .output import say
-    from .publish import build as build_database
-    from .publish import datasette_command
-    from .publish import write_metadata
-    from .timeaxes import TimeError, known_at_stamp
+    from tracker.cli.output import say
+    from tracker.publish.build import build as build_database
+    from tracker.publish.site import datasette_command
+    from tracker.publish.site import write_metadata
+    from tracker.replay.timeaxes import TimeError, known_at_stamp
 
     source = db_path(ctx)
     if not source.exists():
@@ -80,7 +81,7 @@ def build(
     summary = build_database(source, out, known_at=stamp)
     if stamp and summary["events"] == 0:
         with open_existing(ctx) as store:
-            from .cli import explain_empty
+            from tracker.cli.common import explain_empty
 
             explain_empty(store, known_at=stamp)
     meta = out.with_name(out.stem + ".metadata.yml")

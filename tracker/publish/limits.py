@@ -22,8 +22,8 @@ is refused.
   the pages as the site links them (tables, rows, the home page, the canned queries, the
   dashboard) always find a thread free (`lane_for`).
 
-`datasette_for` (tracker.publish) builds the site with all of this; a snapshot served by
-plain `datasette` has only what Datasette's settings give (tracker.publish.SETTINGS).
+`datasette_for` (tracker.publish.site) builds the site with all of this; a snapshot served by
+plain `datasette` has only what Datasette's settings give (tracker.publish.site.SETTINGS).
 """
 
 from __future__ import annotations

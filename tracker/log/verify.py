@@ -1,8 +1,8 @@
-"""Proof that nobody rewrote the log: its schema, the hash chain, published heads, and the projections.
+"""Proof that nobody rewrote the log: its schema, the hash chain and published heads.
 
-Verifying only reads: the database is opened read-only, and the projections are
-compared with a fresh replay on a private copy. Whatever is found is reported, never
-repaired, so the evidence stays for whoever looks next.
+Verifying only reads: the database is opened read-only. Whatever is found is reported,
+never repaired, so the evidence stays for whoever looks next. The projections are
+checked against the log one layer up (tracker.replay.checks).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 from events.dates import DateError, parse_occurred
 from events.identity import canonical_json
 
-from .store import GENESIS, EventStore, chain_hash, schema_problems
+from tracker.log.store import GENESIS, EventStore, chain_hash, schema_problems
 
 
 @dataclass
@@ -164,14 +164,4 @@ def verify_log(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
     if check_schema(store, report):
         check_chain(store, report)
         check_heads(store, report, list(heads))
-    return report
-
-
-def verify_all(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
-    """The log's own checks, then the projections against a fresh replay (on a private copy)."""
-    report = verify_log(store, heads)
-    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
-        from .replay import check_projections
-
-        check_projections(store, report)
     return report

@@ -7,11 +7,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli import AsOf, JsonFlag, KnownAt, app, counted, fail, open_current, open_store
+from tracker.cli.common import AsOf, JsonFlag, KnownAt, app, counted, fail, open_current, open_store
 
 
 def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
-    from .timeaxes import TimeError, as_of_day, known_at_stamp
+    from tracker.replay.timeaxes import TimeError, as_of_day, known_at_stamp
 
     try:
         return {"as_of": as_of_day(as_of), "known_at": known_at_stamp(known_at)}
@@ -20,11 +20,11 @@ def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
 
 
 def _read(ctx: typer.Context, query, key: str | None, bounds: dict, *, names=None, as_json: bool = False):
-    """The query's rows, `key` first checked by `names` (a tracker.names lookup), and an
+    """The query's rows, `key` first checked by `names` (a tracker.cli.names lookup), and an
     empty answer explained. For a table, also each row's event as entered (`occurred`),
     so its dates show at their precision."""
-    from .cli import explain_empty
-    from .names import UnknownName
+    from tracker.cli.common import explain_empty
+    from tracker.cli.names import UnknownName
 
     with open_current(ctx) as store:
         if key is not None and names is not None:
@@ -70,7 +70,7 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
     of its event's month or year shows as that month or year (`2024-06`, not `2024-06-01`)."""
     from events.dates import DateError, parse_occurred
 
-    from .output import emit_json, emit_table
+    from tracker.cli.output import emit_json, emit_table
 
     if as_json:
         emit_json(rows[0] if one else rows)
@@ -105,9 +105,9 @@ def status(
 
     With PROJECT, that project only (--json prints one object).
     """
-    from .queries import project_status
+    from tracker.replay.queries import project_status
 
-    from .names import project_slug
+    from tracker.cli.names import project_slug
 
     bounds = _bounds(as_of, known_at)
     named = functools.partial(project_slug, option="PROJECT")
@@ -129,9 +129,9 @@ def tallies(
 
     With COUNTRY, that country only (--json prints one object).
     """
-    from .queries import country_tallies
+    from tracker.replay.queries import country_tallies
 
-    from .names import UnknownName, country_code
+    from tracker.cli.names import UnknownName, country_code
 
     bounds = _bounds(as_of, known_at)
     try:
@@ -153,9 +153,9 @@ def timeline(
     as_json: JsonFlag = False,
 ) -> None:
     """The summit timeline: every event about a summit project, with the project's status after it."""
-    from .queries import summit_timeline
+    from tracker.replay.queries import summit_timeline
 
-    from .names import project_slug
+    from tracker.cli.names import project_slug
 
     bounds = _bounds(as_of, known_at)
     _, rows, occurred = _read(ctx, summit_timeline, project, bounds, names=project_slug, as_json=as_json)
@@ -179,8 +179,8 @@ def replay(
     """
     import time
 
-    from .output import emit_json, say
-    from .replay import replay as run_replay
+    from tracker.cli.output import emit_json, say
+    from tracker.replay.engine import replay as run_replay
 
     with open_store(ctx) as store:
         started = time.perf_counter()

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from events.models import MODELS, WORLD_KINDS, Envelope, Problem, shown
 from events.models import problems as worded
 
-from .typed_input import FieldInput, InputError, field_input
+from tracker.cli.typed_input import FieldInput, InputError, field_input
 
 #: Envelope fields listed after the kind's own fields in --help, in this order.
 ENVELOPE_ORDER = (
@@ -215,7 +215,7 @@ def _log_command(kind: str):
     )
 
     def run(ctx: typer.Context, as_json: bool = False, **given: Any) -> None:
-        from .cli import append_and_report, fail
+        from tracker.cli.common import append_and_report, fail
 
         interactive = stdin_is_terminal() and not as_json
         try:
@@ -249,7 +249,7 @@ class KindGroup(typer.core.TyperGroup):
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
         if name is not None and not name.startswith("-") and name not in WORLD_KINDS:
-            from .cli import fail
+            from tracker.cli.common import fail
 
             if name in AMENDMENTS:
                 raise fail(f"a {name} is recorded with `tracker {AMENDMENTS[name]}`, not `tracker log`")

@@ -41,7 +41,7 @@ import orjson
 
 from events.dates import iso_span
 
-from .amendments import Amendment, effective_form
+from tracker.log.amendments import Amendment, effective_form
 
 #: Version of the effective-event index (the engine's own derived tables).
 ENGINE_VERSION = 2
@@ -83,7 +83,7 @@ CREATE TABLE event_countries (
 CREATE INDEX event_countries_country ON event_countries (country, event);
 CREATE INDEX event_countries_event ON event_countries (event);
 """
-#: The search index `tracker.publish.ensure_search` keeps over `effective_events`. A full
+#: The search index `tracker.replay.search.ensure_search` keeps over `effective_events`. A full
 #: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
 #: emptying it row by row costs more than building it (it re-reads every old document).
 SEARCH_INDEX = "events_fts"
@@ -921,7 +921,7 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     result = ReplayResult()
     problems = reach_problems(conn)
     if problems:
-        from .store import LogProblem
+        from tracker.log.store import LogProblem
 
         raise LogProblem(problems)
     conn.execute(STATE_TABLE)
@@ -954,7 +954,8 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
         # dropping effective_events dropped the search triggers with it: put them back (and
         # refill the index) in the same transaction, so search never misses an event; and
         # the `countries` reference table the derived tables' country columns refer to
-        from .publish import ensure_search, load_countries
+        from tracker.replay.countries import load_countries
+        from tracker.replay.search import ensure_search
 
         ensure_search(conn)
         load_countries(conn)
@@ -964,7 +965,7 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
 
 def replay(store, *, full: bool = False) -> ReplayResult:
     """Bring every projection up to date with the log, in one transaction."""
-    from .store import rollback
+    from tracker.log.store import rollback
 
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
@@ -990,7 +991,7 @@ def behind(store) -> int | None:
     conn = store.conn
     problems = reach_problems(conn)
     if problems:
-        from .store import LogProblem
+        from tracker.log.store import LogProblem
 
         raise LogProblem(problems)
     last = checkpoint(conn)

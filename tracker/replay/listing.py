@@ -11,8 +11,8 @@ import orjson
 
 from events.dates import iso_span
 
-from .amendments import Amendment, effective_form
-from .store import EventStore
+from tracker.log.amendments import Amendment, effective_form
+from tracker.log.store import EventStore
 
 
 @dataclass(frozen=True)

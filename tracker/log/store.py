@@ -36,7 +36,7 @@ from events.models import (
     validate_records,
 )
 
-from .amendments import Amendment, apply_corrections
+from tracker.log.amendments import Amendment, apply_corrections
 
 GENESIS = "0" * 64
 DEFAULT_DB = "tracker.db"
@@ -930,11 +930,3 @@ def _batches(items: Iterable[Any]) -> Iterator[PreparedBatch]:
             waiting = []
     if waiting:
         yield prepare_batch(waiting)
-
-
-def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a line that is not JSON is a LogError."""
-    from .importing import _lines
-
-    with open(path, "rb") as f:
-        yield from _lines(f)

@@ -26,7 +26,7 @@ import orjson
 from events.codes import visible
 from events.identity import NestingError, duplicate_key, may_repeat_a_key
 
-from .store import BATCH, AppendResult, EventStore, LogError, PreparedBatch, prepare_batch, warm_up
+from tracker.log.store import BATCH, AppendResult, EventStore, LogError, PreparedBatch, prepare_batch, warm_up
 
 #: Files smaller than this are prepared in-process: starting workers would cost more.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
@@ -77,6 +77,12 @@ def _lines(f: BinaryIO, on_bytes=None) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, data
     if on_bytes is not None:
         on_bytes(done)
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a line that is not JSON is a LogError."""
+    with open(path, "rb") as f:
+        yield from _lines(f)
 
 
 def _prepared_lines(f: BinaryIO, on_bytes=None) -> Iterator[PreparedBatch]:

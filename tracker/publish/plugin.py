@@ -24,7 +24,8 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from ..publish import DB_NAME, FTS_TRIGGERS, INDEXES, ensure_indexes, ensure_search, index_name
+from tracker.publish.schema import DB_NAME, INDEXES, ensure_indexes, index_name
+from tracker.replay.search import FTS_TRIGGERS, ensure_search
 
 #: Columns that name a row elsewhere: column → (table, key column).
 LINKS = {
@@ -132,7 +133,7 @@ class Freshness:
         is writing: the thread tries again shortly) or "failed" (a later request tries again)."""
         try:
             if self.conn is None:
-                from ..store import connect
+                from tracker.log.store import connect
 
                 self.conn = connect(self.path)
                 self.conn.execute("PRAGMA busy_timeout = 0")  # never wait for a writer

@@ -1,0 +1,293 @@
+"""What every command shares: the typer app and its root options, opening the log for
+reading or writing, and reporting bad input (exit 2), the log's problems (exit 2) and the
+machine's failures (exit 3) in one line each.
+
+Command modules (log_commands, kinds, state, publishing) import this one; tracker.cli.main
+assembles them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from tracker.log.store import EventStore, LogError, resolve_db_path
+
+app = typer.Typer(
+    name="tracker",
+    help="An event-sourced timeline of South Korea's K-Silk Road cooperation with Central Asia.\n\n"
+    "Events are appended to a hash-chained log; nothing is ever edited or deleted. "
+    "Corrections and retractions are events too, so every past state can be asked for: "
+    "--as-of DATE (what was true then) and --known-at WHEN (what the tracker said then).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+AsOf = Annotated[
+    Optional[str],
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="World time: only what had happened by DATE (YYYY, YYYY-MM or YYYY-MM-DD; "
+        "a partial date means the end of its period).",
+    ),
+]
+KnownAt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--known-at",
+        metavar="WHEN",
+        help="Knowledge time: only what had been recorded by WHEN (a date means the end of that "
+        "day, UTC; or a timestamp like 2025-01-15T10:30:00Z).",
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One clear line on stderr, then the exit code."""
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def db_path(ctx: typer.Context) -> Path:
+    return ctx.find_root().obj["db"]
+
+
+def open_store(ctx: typer.Context) -> EventStore:
+    """The log at --db for writing, created empty when there is none.
+
+    A log that is not as the tracker left it (LogProblem) is refused before anything
+    is added to it: appending would bury the evidence.
+    """
+    from tracker.replay.engine import reach_problems
+    from tracker.log.store import LogProblem
+
+    from tracker.cli.faults import Fault, cause
+
+    path = db_path(ctx)
+    try:
+        store = EventStore(path)
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e, path)
+        if reason is None:
+            raise
+        raise Fault(f"{path}: {reason}: nothing was written") from None
+    problems = reach_problems(store.conn)
+    if problems:
+        store.close()
+        raise LogProblem(problems)
+    return store
+
+
+def open_existing(ctx: typer.Context, *, check: bool = True) -> EventStore:
+    """The log at --db for reading, opened read-only; a missing database is bad input."""
+    path = db_path(ctx)
+    if not path.exists():
+        raise fail(f"no database at {path}: run `tracker init` first, or pass --db PATH")
+    return EventStore(path, readonly=True, check=check)
+
+
+def open_current(ctx: typer.Context) -> EventStore:
+    """The log at --db, read-only, with projections that answer for the whole log.
+
+    When the stored projections are behind (a write cut short), the answer comes from
+    a replay in memory, and a note on stderr says so; the file is never written.
+    """
+    from tracker.cli.output import say
+    from tracker.replay.engine import ensure_current
+
+    store = open_existing(ctx)
+    try:
+        note = ensure_current(store)
+    except BaseException:
+        store.close()
+        raise
+    if note:
+        say(f"Note: {note}.")
+    return store
+
+
+def explain_empty(store: EventStore, *, as_of: str | None = None, known_at: str | None = None,
+                  until: str | None = None) -> None:
+    """Say on stderr why an answer is empty when a time bound lies before the log begins,
+    so that an empty table is never taken for a fact about the world."""
+    from tracker.cli.output import say
+
+    if store.count() == 0:
+        say("Note: the log is empty: `tracker init` loads the bundled record, `tracker import` a file.")
+        return
+    if known_at is not None:
+        first = store.conn.execute("SELECT recorded_at FROM events ORDER BY seq LIMIT 1").fetchone()[0]
+        if known_at < first:
+            say(f"Note: nothing had been recorded by {known_at}: the log's first event was recorded at {first}.")
+            return
+    earliest = min(day for day in (as_of, until) if day) if (as_of or until) else None
+    if earliest is not None:
+        began = store.conn.execute("SELECT min(occurred_start) FROM events").fetchone()[0]
+        if began and earliest < began:
+            say(f"Note: no event in the log had begun by {earliest}: the earliest began on {began}.")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 event', '2 events', '1 country', '3 timeline entries'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+#: Catching up on more events than this shows a status line on a terminal.
+LONG_CATCH_UP = 5000
+
+
+def after_write(store: EventStore, written: str) -> None:
+    """Bring the projections up to date before a write command returns.
+
+    `written` says what the command has already committed to the log, so that a
+    catch-up that fails (a full disk, a writer holding the lock) is reported truthfully:
+    the events are in, only the projections lag. A large import can take a while to
+    replay: say so on a terminal rather than sit silent. A single `tracker log` stays
+    quiet (and does not pay for importing rich).
+    """
+    from tracker.cli.faults import Fault, cause, remedy
+    from tracker.replay.engine import catch_up, checkpoint
+
+    try:
+        if sys.stderr.isatty():
+            done = checkpoint(store.conn)
+            behind = store.head()[0] - (done or 0)
+            if behind > LONG_CATCH_UP:
+                from rich.console import Console
+
+                with Console(stderr=True).status(f"Bringing the projections up to date ({behind:,} events)..."):
+                    catch_up(store)
+                return
+        catch_up(store)
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e, store.path)
+        if reason is None:
+            raise
+        raise Fault(
+            f"{written}; the projections were not brought up to date: {reason}. "
+            f"Run `tracker replay` {remedy(reason)}"
+        ) from None
+
+
+def appended(store: EventStore, items, **options):
+    """`store.append`, with bad input (exit 2) and a failure of the machine (exit 3) reported.
+
+    An append is one transaction, so when the machine fails it, nothing was written.
+    """
+    from tracker.cli.faults import Fault, cause
+
+    try:
+        return store.append(items, **options)
+    except LogError as e:
+        raise fail(str(e)) from None
+    except (sqlite3.Error, OSError) as e:
+        reason = cause(e, store.path)
+        if reason is None:
+            raise
+        raise Fault(f"{reason}: nothing was written") from None
+
+
+def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_json: bool) -> None:
+    """Append events and print the new id (or, with --json, the logged event)."""
+    from tracker.cli.output import emit_json
+
+    with open_store(ctx) as store:
+        result = appended(store, events)
+        event_id = result.last_id or events[-1].get("id")
+        if result.added:
+            try:
+                after_write(store, f"{event_id} was added to the log")
+            except Exception:
+                typer.echo(event_id)  # it is in the log, whatever else failed
+                raise
+        if as_json:
+            stored = store.get(event_id) if event_id else None
+            emit_json(stored.exported() if stored else None)
+        elif result.added:
+            typer.echo(event_id)
+        else:
+            typer.echo(event_id)
+            typer.echo("(already in the log: nothing added)", err=True)
+
+
+def reporting(callback):
+    """A command that reports the log's problems (exit 2) and the machine's failures (exit 3) in one line."""
+    import functools
+
+    from tracker.cli.faults import COULD_NOT_COMPLETE, Fault, cause
+    from tracker.log.store import LogProblem, SettingError
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        contexts = [v for v in (*args, *kwargs.values()) if hasattr(v, "find_root")]  # typer's own click
+        where = str(db_path(contexts[0])) if contexts else "the database"
+        try:
+            return callback(*args, **kwargs)
+        except LogProblem as e:
+            more = f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else ""
+            raise fail(
+                f"{where}: {e.problems[0]}{more}. Nothing was done: `tracker verify` reports on the whole log"
+            ) from None
+        except Fault as e:
+            raise fail(e.message, COULD_NOT_COMPLETE) from None
+        except SettingError as e:
+            raise fail(str(e)) from None
+        except typer.Abort:  # Ctrl-C or end of input at a prompt: nothing was written
+            typer.echo("\nStopped: nothing was written.", err=True)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(0) from None
+        except (sqlite3.Error, OSError) as e:
+            reason = cause(e, where if contexts else None)
+            if reason is None:
+                raise
+            raise fail(f"{where}: {reason}", COULD_NOT_COMPLETE) from None
+
+    return run
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tracker {version('ksilkroad-tracker')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("tracker (not installed: no version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--db",
+            envvar="TRACKER_DB",
+            metavar="PATH",
+            help="The database file. Default: $TRACKER_DB, else ./tracker.db.",
+            show_envvar=True,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the tracker's version and exit."),
+    ] = False,
+) -> None:
+    ctx.obj = {"db": resolve_db_path(db)}
+
+def _quiet_stdout() -> None:
+    """The reader of our output has gone (`tracker list | head`): what is left is not
+    wanted, and that is no error. Point stdout at /dev/null so the final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

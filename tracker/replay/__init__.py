@@ -1,0 +1,5 @@
+"""Projections on the time axes: the replay engine, effective events, the as-of and
+known-at queries, and the tables the engine's own SQL needs (search index, countries).
+
+Imports events, projections and tracker.log. Nothing here knows Datasette or the command line.
+"""

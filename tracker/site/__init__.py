@@ -1,1 +1,0 @@
-"""The tracker's own Datasette plugin, registered by `tracker serve` (see plugin.py)."""
