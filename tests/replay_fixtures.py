@@ -9,7 +9,9 @@ from events.models import MODELS, WORLD_KINDS
 from tests.conftest import example
 from tracker.replay import queries
 from tracker.replay.listing import effective_events
-from tracker.replay.engine import catch_up, derived_tables, replay, table_digest
+from tracker.replay.checks import table_digest
+from tracker.replay.engine import catch_up, replay
+from tracker.replay.tables import derived_tables
 
 
 def at(day: str, n: int = 0) -> str:

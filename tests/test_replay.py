@@ -7,7 +7,8 @@ import sqlite3
 import projections
 from projections import project_status
 from tracker.replay import queries
-from tracker.replay.engine import checkpoint, replay
+from tracker.replay.checkpoints import checkpoint
+from tracker.replay.engine import replay
 from tracker.log.store import EventStore
 from tracker.replay.checks import verify_all
 from tests.replay_fixtures import at, correction, digests, event, full_digests, log, retraction, status_of
@@ -223,7 +224,7 @@ def test_full_replays_write_rows_in_the_same_order_whatever_the_hash_seed(tmp_pa
     with EventStore(db) as s:
         s.append(read_jsonl(record_path()))
     script = (
-        "import sys, hashlib; from tracker.log.store import EventStore; from tracker.replay.engine import replay, derived_tables\n"
+        "import sys, hashlib; from tracker.log.store import EventStore; from tracker.replay.engine import replay; from tracker.replay.tables import derived_tables\n"
         "s = EventStore(sys.argv[1]); replay(s, full=True); h = hashlib.sha256()\n"
         "for t in derived_tables(): h.update(repr(s.conn.execute(f'SELECT * FROM {t}').fetchall()).encode())\n"
         "print(h.hexdigest())"

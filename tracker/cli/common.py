@@ -66,7 +66,7 @@ def open_store(ctx: typer.Context) -> EventStore:
     A log that is not as the tracker left it (LogProblem) is refused before anything
     is added to it: appending would bury the evidence.
     """
-    from tracker.replay.engine import reach_problems
+    from tracker.replay.checkpoints import reach_problems
     from tracker.log.store import LogProblem
 
     from tracker.cli.faults import Fault, cause
@@ -154,7 +154,8 @@ def after_write(store: EventStore, written: str) -> None:
     quiet (and does not pay for importing rich).
     """
     from tracker.cli.faults import Fault, cause, remedy
-    from tracker.replay.engine import catch_up, checkpoint
+    from tracker.replay.checkpoints import checkpoint
+    from tracker.replay.engine import catch_up
 
     try:
         if sys.stderr.isatty():

@@ -29,7 +29,6 @@ events' changes merged in; indexes and the search index are built once, at the e
 from __future__ import annotations
 
 import bisect
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,69 +41,26 @@ import orjson
 from events.dates import iso_span
 
 from tracker.log.amendments import Amendment, effective_form
+from tracker.replay.checkpoints import (
+    STATE_TABLE,
+    _checkpoints,
+    _head_seq,
+    _wanted_versions,
+    _write_checkpoints,
+    checkpoint,
+    needs_full,
+    reach_problems,
+)
+from tracker.replay.tables import (
+    ENGINE,
+    ENGINE_SCHEMA,
+    _drop_and_create,
+    _indexed_table,
+    _objects,
+    projections,
+)
 
-#: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 2
-ENGINE = "effective_events"
 FLUSH = 5000
-
-ENGINE_SCHEMA = """
-CREATE TABLE effective_events (
-    id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    occurred TEXT NOT NULL,
-    occurred_start TEXT NOT NULL,
-    occurred_end TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    summary TEXT,
-    project TEXT,
-    status TEXT,
-    countries TEXT NOT NULL,
-    location_name TEXT,
-    lat REAL,
-    lon REAL,
-    title TEXT,
-    parties TEXT,
-    value_amount REAL,
-    value_currency TEXT,
-    corrected INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX effective_events_world_order ON effective_events (occurred_start, occurred_end, seq);
-CREATE INDEX effective_events_kind ON effective_events (kind, occurred_start);
-CREATE INDEX effective_events_project ON effective_events (project, occurred_start);
-CREATE TABLE event_countries (
-    event TEXT NOT NULL REFERENCES effective_events (id),
-    country TEXT NOT NULL REFERENCES countries (code),
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (seq, country)
-) WITHOUT ROWID;
-CREATE INDEX event_countries_country ON event_countries (country, event);
-CREATE INDEX event_countries_event ON event_countries (event);
-"""
-#: The search index `tracker.replay.search.ensure_search` keeps over `effective_events`. A full
-#: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
-#: emptying it row by row costs more than building it (it re-reads every old document).
-SEARCH_INDEX = "events_fts"
-#: Indexes a full replay needs while it runs (amendments find an event's contribution rows);
-#: every other secondary index is built in bulk once the rows are in.
-RUN_INDEXES = {"country_tallies_history_seq"}
-STATE_TABLE = """
-CREATE TABLE IF NOT EXISTS replay_state (
-    projection TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL
-)
-"""
-#: The log's head as the projections last saw it: a log that no longer reaches that seq,
-#: or holds another event there, was cut short or rewritten behind the tracker's back.
-HEAD_TABLE = """
-CREATE TABLE IF NOT EXISTS replay_head (
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL
-)
-"""
 
 _EE_COLUMNS = (
     "id, seq, kind, occurred, occurred_start, occurred_end, recorded_at, summary, project,"
@@ -117,128 +73,12 @@ _TITLE = {
 }
 
 
-def projections():
-    from projections import PROJECTIONS
-
-    return PROJECTIONS
-
-
 @dataclass
 class ReplayResult:
     full: bool = False
     events: int = 0
     last_seq: int = 0
     rebuilt: list[str] = field(default_factory=list)
-
-
-# Schema -----------------------------------------------------------------------
-
-_CREATED = re.compile(r"CREATE\s+(TABLE|VIEW|INDEX)\s+(\w+)", re.IGNORECASE)
-
-
-def _objects(schema: str) -> list[tuple[str, str]]:
-    return [(kind.upper(), name) for kind, name in _CREATED.findall(schema)]
-
-
-def _all_schemas() -> list[str]:
-    return [ENGINE_SCHEMA, *(p.SCHEMA for p in projections())]
-
-
-def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
-    """Drop and recreate every derived object; returns the index statements left to run."""
-    for schema in _all_schemas():
-        for kind, name in _objects(schema):
-            if kind != "INDEX":
-                conn.execute(f"DROP {kind} IF EXISTS {name}")
-    conn.execute(f"DROP TABLE IF EXISTS {SEARCH_INDEX}")
-    deferred = []
-    for schema in _all_schemas():
-        # one statement at a time: executescript() would COMMIT the open transaction
-        for statement in schema.split(";"):
-            if not statement.strip():
-                continue
-            created = _objects(statement)
-            if created and created[0][0] == "INDEX" and created[0][1] not in RUN_INDEXES:
-                deferred.append(statement)
-            else:
-                conn.execute(statement)
-    return deferred
-
-
-_INDEXED = re.compile(r"\bON\s+(\w+)", re.IGNORECASE)
-
-
-def _indexed_table(statement: str) -> str:
-    """The table a CREATE INDEX statement indexes."""
-    return _INDEXED.search(statement).group(1)
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
-
-
-def _checkpoints(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
-    if not _has_table(conn, "replay_state"):
-        return {}
-    return {name: (version, last) for name, version, last in conn.execute("SELECT * FROM replay_state")}
-
-
-def _wanted_versions() -> dict[str, int]:
-    return {ENGINE: ENGINE_VERSION, **{p.NAME: p.VERSION for p in projections()}}
-
-
-def _tables_present(conn: sqlite3.Connection) -> bool:
-    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-    return all(name in present for schema in _all_schemas() for _, name in _objects(schema))
-
-
-def needs_full(conn: sqlite3.Connection) -> bool:
-    """True when the checkpoints cannot be continued: a table is missing or a VERSION changed."""
-    checkpoints = _checkpoints(conn)
-    wanted = _wanted_versions()
-    if set(checkpoints) != set(wanted) or not _tables_present(conn):
-        return True
-    if any(checkpoints[name][0] != version for name, version in wanted.items()):
-        return True
-    return len({last for _, last in checkpoints.values()}) != 1
-
-
-def _head_seq(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-
-
-def reach_problems(conn: sqlite3.Connection) -> list[str]:
-    """How the log falls short of what its projections were built from; [] when it does not.
-
-    The checkpoint knows how far the log reached and the hash of the event there. A log
-    that now ends before that seq lost events; one with another hash there was
-    rewritten. Either is reported, never rebuilt over: a rebuild would erase the evidence.
-    """
-    head = _head_seq(conn)
-    reached = max((last for _, last in _checkpoints(conn).values()), default=0)
-    if reached > head:
-        return [
-            f"the log ends at seq {head}, but its projections were built from events up to "
-            f"seq {reached}: events after seq {head} were removed"
-        ]
-    if _has_table(conn, "replay_head"):
-        for seq, recorded in conn.execute("SELECT seq, hash FROM replay_head"):
-            row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
-            if row is None or row[0] != recorded:
-                return [
-                    f"seq {seq}: the event there is not the one the projections were built from "
-                    "(its hash differs): the log was rewritten at or before seq {seq}".format(seq=seq)
-                ]
-    return []
-
-
-def checkpoint(conn: sqlite3.Connection) -> int | None:
-    """The seq the projections are up to date with, or None when they need a full replay."""
-    conn.execute("BEGIN")
-    try:
-        return None if needs_full(conn) else _checkpoints(conn)[ENGINE][1]
-    finally:
-        conn.execute("COMMIT")
 
 
 # The engine ---------------------------------------------------------------------
@@ -906,16 +746,6 @@ def _merge_keys(found: Iterator[tuple[str, list]], pending: list[str]) -> Iterat
         yield key, []
 
 
-def _write_checkpoints(conn: sqlite3.Connection, last_seq: int) -> None:
-    conn.execute(HEAD_TABLE)
-    conn.execute("DELETE FROM replay_head")
-    conn.execute("INSERT INTO replay_head (seq, hash) SELECT seq, hash FROM events WHERE seq = ?", (last_seq,))
-    conn.executemany(
-        "INSERT OR REPLACE INTO replay_state (projection, version, last_seq) VALUES (?, ?, ?)",
-        [(name, version, last_seq) for name, version in _wanted_versions().items()],
-    )
-
-
 def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     """Inside an open write transaction: a full rebuild, or a catch-up from the checkpoint."""
     result = ReplayResult()
@@ -1014,70 +844,6 @@ def ensure_current(store) -> str | None:
         note = f"the stored projections {gap}; answered from a replay in memory (`tracker replay` stores one)"
     catch_up(store)
     return note
-
-
-# Verification ---------------------------------------------------------------------
-
-
-def derived_tables() -> list[str]:
-    """Every table the replay writes (not views), in a stable order."""
-    return [
-        name for schema in _all_schemas() for kind, name in _objects(schema) if kind == "TABLE"
-    ]
-
-
-def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
-    """(row count, SHA-256 of the rows in a canonical order): equal tables give equal digests."""
-    import hashlib
-
-    columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-    order = ", ".join(f'"{c}"' for c in columns)
-    digest, count = hashlib.sha256(), 0
-    for row in conn.execute(f"SELECT {order} FROM {table} ORDER BY {order}"):
-        digest.update(orjson.dumps(row))
-        count += 1
-    return count, digest.hexdigest()
-
-
-def check_projections(store, report) -> None:
-    """Compare every derived table with a fresh full replay, on a private copy of the database.
-
-    The file is never written: the copy is brought up to date (when the stored
-    projections are merely behind the log, which a write cut short can leave), and then
-    rebuilt from scratch, and the two are compared table by table.
-    """
-    problems = reach_problems(store.conn)
-    for problem in problems:
-        report.problem(problem)
-    if problems:
-        return
-    lacking = behind(store)
-    if lacking != 0:
-        gap = "need a full replay" if lacking is None else f"are {lacking:,} events behind the log"
-        report.note(f"the stored projections {gap}: `tracker replay` brings them up to date")
-    copy = store.private_copy()
-    try:
-        if lacking != 0:
-            catch_up(copy)
-        tables = derived_tables()
-        before = {table: table_digest(copy.conn, table) for table in tables}
-        copy.conn.execute("BEGIN")
-        _run(copy.conn, full=True)
-        after = {table: table_digest(copy.conn, table) for table in tables}
-    except sqlite3.Error as e:
-        report.problem(f"the projections cannot be replayed: {e}")
-        return
-    finally:
-        copy.close()
-    for table in tables:
-        if before[table] != after[table]:
-            report.problem(
-                f"table {table} differs from a fresh replay of the log "
-                f"({before[table][0]} rows, a fresh replay gives {after[table][0]}): the projections "
-                "were changed, or the log was rewritten after they were built. Check the log against a "
-                "head you kept (`tracker verify --head SEQ:HASH`); if it is right, `tracker replay --full` "
-                "rebuilds them"
-            )
 
 
 def iter_rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,112 @@
+"""The derived tables: the engine's own (effective events, event countries) and every
+projection's, as SQL; how a full replay drops and recreates them, indexes deferred.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+#: Version of the effective-event index (the engine's own derived tables).
+ENGINE_VERSION = 2
+ENGINE = "effective_events"
+
+ENGINE_SCHEMA = """
+CREATE TABLE effective_events (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    occurred TEXT NOT NULL,
+    occurred_start TEXT NOT NULL,
+    occurred_end TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    summary TEXT,
+    project TEXT,
+    status TEXT,
+    countries TEXT NOT NULL,
+    location_name TEXT,
+    lat REAL,
+    lon REAL,
+    title TEXT,
+    parties TEXT,
+    value_amount REAL,
+    value_currency TEXT,
+    corrected INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX effective_events_world_order ON effective_events (occurred_start, occurred_end, seq);
+CREATE INDEX effective_events_kind ON effective_events (kind, occurred_start);
+CREATE INDEX effective_events_project ON effective_events (project, occurred_start);
+CREATE TABLE event_countries (
+    event TEXT NOT NULL REFERENCES effective_events (id),
+    country TEXT NOT NULL REFERENCES countries (code),
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (seq, country)
+) WITHOUT ROWID;
+CREATE INDEX event_countries_country ON event_countries (country, event);
+CREATE INDEX event_countries_event ON event_countries (event);
+"""
+#: The search index `tracker.replay.search.ensure_search` keeps over `effective_events`. A full
+#: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
+#: emptying it row by row costs more than building it (it re-reads every old document).
+SEARCH_INDEX = "events_fts"
+#: Indexes a full replay needs while it runs (amendments find an event's contribution rows);
+#: every other secondary index is built in bulk once the rows are in.
+RUN_INDEXES = {"country_tallies_history_seq"}
+
+
+def projections():
+    from projections import PROJECTIONS
+
+    return PROJECTIONS
+
+
+_CREATED = re.compile(r"CREATE\s+(TABLE|VIEW|INDEX)\s+(\w+)", re.IGNORECASE)
+
+
+def _objects(schema: str) -> list[tuple[str, str]]:
+    return [(kind.upper(), name) for kind, name in _CREATED.findall(schema)]
+
+
+def _all_schemas() -> list[str]:
+    return [ENGINE_SCHEMA, *(p.SCHEMA for p in projections())]
+
+
+def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
+    """Drop and recreate every derived object; returns the index statements left to run."""
+    for schema in _all_schemas():
+        for kind, name in _objects(schema):
+            if kind != "INDEX":
+                conn.execute(f"DROP {kind} IF EXISTS {name}")
+    conn.execute(f"DROP TABLE IF EXISTS {SEARCH_INDEX}")
+    deferred = []
+    for schema in _all_schemas():
+        # one statement at a time: executescript() would COMMIT the open transaction
+        for statement in schema.split(";"):
+            if not statement.strip():
+                continue
+            created = _objects(statement)
+            if created and created[0][0] == "INDEX" and created[0][1] not in RUN_INDEXES:
+                deferred.append(statement)
+            else:
+                conn.execute(statement)
+    return deferred
+
+
+_INDEXED = re.compile(r"\bON\s+(\w+)", re.IGNORECASE)
+
+
+def _indexed_table(statement: str) -> str:
+    """The table a CREATE INDEX statement indexes."""
+    return _INDEXED.search(statement).group(1)
+
+
+def derived_tables() -> list[str]:
+    """Every table the replay writes (not views), in a stable order."""
+    return [
+        name for schema in _all_schemas() for kind, name in _objects(schema) if kind == "TABLE"
+    ]
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
