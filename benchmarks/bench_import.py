@@ -111,13 +111,14 @@ print('SECONDS', time.perf_counter() - started)
 SPLIT = """
 import gc, os
 from tracker.log import importing
-from tracker.log.store import EventStore, warm_up
+from tracker.log.preparing import warm_up
+from tracker.log.store import EventStore
 path, db, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
-import tracker.log.store as store_module
+import tracker.log.preparing as preparing_module
 from benchmarks.timing import timed
 spent = {'validating': 0.0, 'writing': 0.0}
-store_module.validate_records = timed(spent, 'validating', store_module.validate_records, time.process_time)
-store_module.identify_all = timed(spent, 'writing', store_module.identify_all, time.process_time)
+preparing_module.validate_records = timed(spent, "validating", preparing_module.validate_records, time.process_time)
+preparing_module.identify_all = timed(spent, "writing", preparing_module.identify_all, time.process_time)
 warm_up()
 gc.disable(); gc.freeze()
 size = os.path.getsize(path)

@@ -43,7 +43,8 @@ from events.models import (
 from tracker.cli.main import cli_app
 from tracker.log.importing import import_file
 from tracker.cli.output import emit_json, emit_table
-from tracker.log.store import TOGETHER_FROM, EventStore, LogError, _prepare_together, chain_hash, prepare
+from tracker.log.preparing import TOGETHER_FROM, LogError, _prepare_together, chain_hash, prepare
+from tracker.log.store import EventStore
 from tracker.cli.typed_input import InputError, parse_assignment
 
 from .conftest import example, plain, write_jsonl

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import tracker.log.importing
-import tracker.log.store
+import tracker.log.preparing
 from benchmarks.synthetic import generate
 from events.identity import canonical_json, content_id, identified
 from events.models import key_ordered_kinds, to_record, validate_event, validate_records
 from tracker.log.importing import import_file
-from tracker.log.store import LOG_FIELDS, EventStore, LogError, prepare, prepare_batch
+from tracker.log.preparing import LOG_FIELDS, LogError, prepare, prepare_batch
+from tracker.log.store import EventStore
 
 from .conftest import EXAMPLES, example, write_jsonl
 
@@ -31,7 +32,7 @@ from .conftest import EXAMPLES, example, write_jsonl
 @pytest.fixture(autouse=True)
 def batch_path_for_any_batch(monkeypatch):
     """The batch path serves only batches of some size; here every batch takes it."""
-    monkeypatch.setattr(tracker.log.store, "TOGETHER_FROM", 1)
+    monkeypatch.setattr(tracker.log.preparing, "TOGETHER_FROM", 1)
 
 
 def _variants() -> list[dict]:
@@ -146,7 +147,7 @@ def test_preparing_a_batch_equals_preparing_each_event(monkeypatch):
                                    "prev_hash": "0" * 64, "hash": "f" * 64}))
     one_by_one = [prepare(copy.deepcopy(item)) for item in items]
     calls = []
-    monkeypatch.setattr(tracker.log.store, "prepare", lambda item: calls.append(item))  # must not be needed
+    monkeypatch.setattr(tracker.log.preparing, "prepare", lambda item: calls.append(item))  # must not be needed
     batch = prepare_batch(copy.deepcopy(items))
     assert calls == []
     assert batch.lines == [p.line for p in one_by_one]
@@ -323,8 +324,8 @@ def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(store):
 
 
 def test_a_small_batch_is_prepared_one_event_at_a_time(monkeypatch):
-    monkeypatch.setattr(tracker.log.store, "TOGETHER_FROM", 32)
-    monkeypatch.setattr(tracker.log.store, "_prepare_together", None)  # must not be called
+    monkeypatch.setattr(tracker.log.preparing, "TOGETHER_FROM", 32)
+    monkeypatch.setattr(tracker.log.preparing, "_prepare_together", None)  # must not be called
     items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 32)]
     assert prepare_batch(items).ids == [prepare(item).id for item in items]
 

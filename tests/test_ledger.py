@@ -17,7 +17,8 @@ import orjson
 import pytest
 
 from tracker.cli.faults import COULD_NOT_COMPLETE
-from tracker.log.store import LOG_TRIGGERS, EventStore
+from tracker.log.schema import LOG_TRIGGERS
+from tracker.log.store import EventStore
 
 from .conftest import Cli, example, write_jsonl
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.replay.engine import catch_up
-from tracker.log.store import EventStore, LogError
+from tracker.log.preparing import LogError
+from tracker.log.store import EventStore
 from tests.replay_fixtures import (
     assert_matches_reference, at, correction, digests, event, full_digests, retraction,
 )

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from tracker.log.importing import import_file
-from tracker.log.store import GENESIS, EventStore, LogError, chain_hash
+from tracker.log.preparing import GENESIS, LogError, chain_hash
+from tracker.log.store import EventStore
 from tracker.log.verify import verify_log
 
 from .conftest import example, write_jsonl

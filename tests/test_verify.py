@@ -5,7 +5,8 @@ import sqlite3
 
 import orjson
 
-from tracker.log.store import LOG_TRIGGERS, EventStore
+from tracker.log.schema import LOG_TRIGGERS
+from tracker.log.store import EventStore
 from tracker.log.verify import verify_log
 
 from .conftest import example

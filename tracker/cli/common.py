@@ -16,7 +16,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tracker.log.store import EventStore, LogError, resolve_db_path
+from tracker.log.connection import resolve_db_path
+from tracker.log.preparing import LogError
+from tracker.log.store import EventStore
 
 app = typer.Typer(
     name="tracker",
@@ -67,7 +69,7 @@ def open_store(ctx: typer.Context) -> EventStore:
     is added to it: appending would bury the evidence.
     """
     from tracker.replay.checkpoints import reach_problems
-    from tracker.log.store import LogProblem
+    from tracker.log.schema import LogProblem
 
     from tracker.cli.faults import Fault, cause
 
@@ -224,7 +226,8 @@ def reporting(callback):
     import functools
 
     from tracker.cli.faults import COULD_NOT_COMPLETE, Fault, cause
-    from tracker.log.store import LogProblem, SettingError
+    from tracker.log.connection import SettingError
+    from tracker.log.schema import LogProblem
 
     @functools.wraps(callback)
     def run(*args, **kwargs):

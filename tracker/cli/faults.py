@@ -23,7 +23,7 @@ class Fault(Exception):
 
 
 def _busy_seconds() -> str:
-    from tracker.log.store import busy_timeout
+    from tracker.log.connection import busy_timeout
 
     return f"{busy_timeout():g} s"
 

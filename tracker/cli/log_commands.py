@@ -27,7 +27,7 @@ from tracker.cli.common import (
     open_store,
 )
 from tracker.cli.typed_input import SOURCE_FORM
-from tracker.log.store import LogError
+from tracker.log.preparing import LogError
 
 @app.command()
 def init(

@@ -26,7 +26,8 @@ import orjson
 from events.codes import visible
 from events.identity import NestingError, duplicate_key, may_repeat_a_key
 
-from tracker.log.store import BATCH, AppendResult, EventStore, LogError, PreparedBatch, prepare_batch, warm_up
+from tracker.log.preparing import BATCH, LogError, PreparedBatch, prepare_batch, warm_up
+from tracker.log.store import AppendResult, EventStore
 
 #: Files smaller than this are prepared in-process: starting workers would cost more.
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024

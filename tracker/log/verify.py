@@ -15,7 +15,9 @@ import orjson
 from events.dates import DateError, parse_occurred
 from events.identity import canonical_json
 
-from tracker.log.store import GENESIS, EventStore, chain_hash, schema_problems
+from tracker.log.preparing import GENESIS, chain_hash
+from tracker.log.schema import schema_problems
+from tracker.log.store import EventStore
 
 
 @dataclass

@@ -119,7 +119,8 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
     gives a byte-identical file. Returns a summary (events, head seq and hash).
     """
     from tracker.replay.engine import catch_up
-    from tracker.log.store import EventStore, connect_readonly
+    from tracker.log.connection import connect_readonly
+    from tracker.log.store import EventStore
 
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

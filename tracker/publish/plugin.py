@@ -133,7 +133,7 @@ class Freshness:
         is writing: the thread tries again shortly) or "failed" (a later request tries again)."""
         try:
             if self.conn is None:
-                from tracker.log.store import connect
+                from tracker.log.connection import connect
 
                 self.conn = connect(self.path)
                 self.conn.execute("PRAGMA busy_timeout = 0")  # never wait for a writer

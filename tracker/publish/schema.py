@@ -92,7 +92,7 @@ def prepare(conn: sqlite3.Connection) -> None:
 
 
 def prepare_path(path: str | os.PathLike) -> None:
-    from tracker.log.store import connect
+    from tracker.log.connection import connect
 
     conn = connect(path)
     try:

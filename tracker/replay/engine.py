@@ -751,7 +751,7 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
     result = ReplayResult()
     problems = reach_problems(conn)
     if problems:
-        from tracker.log.store import LogProblem
+        from tracker.log.schema import LogProblem
 
         raise LogProblem(problems)
     conn.execute(STATE_TABLE)
@@ -795,7 +795,7 @@ def _run(conn: sqlite3.Connection, *, full: bool) -> ReplayResult:
 
 def replay(store, *, full: bool = False) -> ReplayResult:
     """Bring every projection up to date with the log, in one transaction."""
-    from tracker.log.store import rollback
+    from tracker.log.connection import rollback
 
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
@@ -821,7 +821,7 @@ def behind(store) -> int | None:
     conn = store.conn
     problems = reach_problems(conn)
     if problems:
-        from tracker.log.store import LogProblem
+        from tracker.log.schema import LogProblem
 
         raise LogProblem(problems)
     last = checkpoint(conn)
