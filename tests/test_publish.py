@@ -383,3 +383,24 @@ def test_the_site_shows_the_head_a_reader_can_check_the_log_against(built, ds):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "1 published head(s) still in it" in result.stdout
+
+
+def test_the_dashboard_gives_the_same_charts_in_any_order_of_visits(built):
+    """The dashboards plugin fills each chart's query in place: a dated visit must not leave
+    its date clause for the next undated one (every card 0), nor an undated one drop it."""
+    import re
+
+    def total_events_query(page: str) -> str:
+        return re.search(r"renderChart\('total-events', (\{.*?\}), '", page).group(1)
+
+    def visit(ds, url):
+        return total_events_query(get(ds, url).text)
+
+    fresh = {url: visit(datasette_for(built[1], immutable=True, live=False), url)
+             for url in ("/-/dashboards/ksilkroad", "/-/dashboards/ksilkroad?as_of=2024-01-01")}
+    assert "as_of" not in fresh["/-/dashboards/ksilkroad"]
+    assert "occurred_start \\u003c= :as_of" in fresh["/-/dashboards/ksilkroad?as_of=2024-01-01"]
+    ds = datasette_for(built[1], immutable=True, live=False)
+    for url in ["/-/dashboards/ksilkroad?as_of=2024-01-01", "/-/dashboards/ksilkroad",
+                "/-/dashboards/ksilkroad?as_of=2024-01-01", "/-/dashboards/ksilkroad"]:
+        assert visit(ds, url) == fresh[url], url

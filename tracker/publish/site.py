@@ -7,6 +7,7 @@ is tracker.publish.build's.
 
 from __future__ import annotations
 
+import copy
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -97,6 +98,11 @@ SETTINGS = {
 }
 
 
+#: Plugins that change the configuration Datasette hands them (datasette-dashboards fills
+#: each chart's query with the request's filters).
+MUTATES_ITS_CONFIG = frozenset({"datasette-dashboards"})
+
+
 def _datasette_class():
     """Datasette, looking each plugin's configuration up once per database and table, and
     serving through the site's limits (tracker.publish.limits).
@@ -104,7 +110,10 @@ def _datasette_class():
     Plugins with a render_cell hook (datasette-render-markdown, installed with the
     dashboards) ask for their configuration for every cell drawn; Datasette merges the
     metadata afresh each time, which was a quarter of the time of a 1,000-row page. The
-    metadata is fixed for the life of the instance, so the answer can be kept.
+    metadata is fixed for the life of the instance, so the answer can be kept. The
+    dashboards plugin rewrites its charts' queries in place for each request (dropping or
+    keeping the `[[ ... ]]` date clauses), so it is handed a copy of the kept answer: one
+    visit must never change what the next one gets.
     """
     from datasette.app import Datasette
 
@@ -116,6 +125,8 @@ def _datasette_class():
             cache = self.__dict__.setdefault("_plugin_config_cache", {})
             if key not in cache:
                 cache[key] = super().plugin_config(plugin_name, database=database, table=table, fallback=fallback)
+            if plugin_name in MUTATES_ITS_CONFIG:
+                return copy.deepcopy(cache[key])
             return cache[key]
 
         def trusted_sql(self) -> set[str]:
