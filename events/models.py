@@ -202,6 +202,31 @@ class Envelope(Strict):
     plural: ClassVar[str]
     default_status: ClassVar[str | None] = None
     about: ClassVar[str]
+    #: What the derived tables and projections need to know of a kind, said by the kind:
+    #: the field that titles it in a listing (effective events' `title`),
+    title_field: ClassVar[str | None] = None
+    #: the fields whose names are its parties (`parties`), in order,
+    party_fields: ClassVar[tuple[str, ...]] = ()
+    #: whether its value is an order's value (country tallies' `order_value_usd`),
+    counts_as_order_value: ClassVar[bool] = False
+    #: and whether it is a visit a country hosts or makes (`visits_hosted`, `visits_made`).
+    counts_as_visit: ClassVar[bool] = False
+
+    @classmethod
+    def agreements_in(cls, event: dict[str, Any]) -> int:
+        """How many agreements an event of this kind records (country tallies' `agreements`)."""
+        return 0
+
+    @classmethod
+    def parties_of(cls, event: dict[str, Any]) -> str | None:
+        """The event's parties as one line, from `party_fields`; None for a kind without parties."""
+        if not cls.party_fields:
+            return None
+        names = []
+        for name in cls.party_fields:
+            value = event.get(name)
+            names.extend(value or () if isinstance(value, list) else [value])
+        return ", ".join(str(name) for name in names)
 
     id: EventId | None = Field(
         None, description="stable id; derived from the content when not given"
@@ -236,6 +261,8 @@ class Envelope(Strict):
 class Visit(Envelope):
     plural = "visits"
     about = "a visit by a leader or official to another country"
+    title_field = "visitor"
+    counts_as_visit = True
     kind: Literal["visit"]
     visitor: Name = Field(description="who visited")
     visitor_country: CountryCode = Field(description="the visitor's country")
@@ -249,26 +276,41 @@ class Signing(Envelope):
     plural = "signings"
     default_status = "committed"
     about = "agreements signed (one event may record several)"
+    title_field = "title"
+    party_fields = ("parties",)
     kind: Literal["signing"]
     parties: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who signed")
     title: Name = Field(description="what was signed")
     agreement_count: Ordinal = Field(1, description="how many agreements were signed")
     value: Value | None = Field(None, description="value, e.g. '1.5e9 USD'")
 
+    @classmethod
+    def agreements_in(cls, event: dict[str, Any]) -> int:
+        return event.get("agreement_count") or 1
+
 
 class Mou(Envelope):
     plural = "mous"
     default_status = "agreed"
     about = "a memorandum of understanding"
+    title_field = "subject"
+    party_fields = ("parties",)
     kind: Literal["mou"]
     parties: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who signed it")
     subject: Name = Field(description="what it is about")
+
+    @classmethod
+    def agreements_in(cls, event: dict[str, Any]) -> int:
+        return 1
 
 
 class Order(Envelope):
     plural = "orders"
     default_status = "committed"
     about = "an order or supply contract"
+    title_field = "item"
+    party_fields = ("buyer", "supplier")
+    counts_as_order_value = True
     kind: Literal["order"]
     buyer: Name = Field(description="who ordered")
     supplier: Name = Field(description="who supplies")
@@ -280,6 +322,7 @@ class Order(Envelope):
 class Forum(Envelope):
     plural = "forums"
     about = "a forum, conference or business council"
+    title_field = "name"
     kind: Literal["forum"]
     name: Name = Field(description="the forum's name")
     edition: Ordinal | None = Field(None, description="which edition (17 for the 17th)")
@@ -290,6 +333,8 @@ class Forum(Envelope):
 class Meeting(Envelope):
     plural = "meetings"
     about = "talks, a meeting or a roundtable"
+    title_field = "topic"
+    party_fields = ("participants",)
     kind: Literal["meeting"]
     participants: list[Name] = Field(min_length=1, max_length=MAX_NAMES, description="who took part")
     topic: Name = Field(description="what was discussed")
@@ -298,6 +343,7 @@ class Meeting(Envelope):
 class Summit(Envelope):
     plural = "summits"
     about = "a step in a summit's life; project names the summit"
+    title_field = "name"
     kind: Literal["summit"]
     name: Name = Field(description="the summit's name")
     planned_for: EDTFDate | None = Field(None, description=f"when it is planned: {ACCEPTED}")
@@ -306,6 +352,8 @@ class Summit(Envelope):
 class Announcement(Envelope):
     plural = "announcements"
     about = "a plan or intention announced by a government or company"
+    title_field = "subject"
+    party_fields = ("announcer",)
     kind: Literal["announcement"]
     announcer: Name = Field(description="who announced it")
     subject: Name = Field(description="what was announced")
@@ -322,6 +370,7 @@ class Milestone(Envelope):
 class Figure(Envelope):
     plural = "figures"
     about = "a reported figure: trade, investment, quotas, counts"
+    title_field = "metric"
     kind: Literal["figure"]
     metric: Slug = Field(description="what is measured, e.g. bilateral_trade")
     amount: Amount = Field(description="the number reported")

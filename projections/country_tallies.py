@@ -114,18 +114,18 @@ def keys(event: dict[str, Any]) -> Iterable[str]:
 
 def contributions(event: dict[str, Any]) -> Iterable[tuple[str, tuple]]:
     kind = event["kind"]
-    agreements = (event.get("agreement_count") or 1) if kind == "signing" else int(kind == "mou")
+    model = MODELS[kind]
     usd = 0.0
-    if kind == "order":
+    if model.counts_as_order_value:
         value = event.get("value") or {}
         if value.get("currency") == "USD":
             usd = float(value["amount"])
     for country in event["countries"]:
         yield country, (
             kind,
-            agreements,
-            int(kind == "visit" and event.get("host_country") == country),
-            int(kind == "visit" and event.get("visitor_country") == country),
+            model.agreements_in(event),
+            int(model.counts_as_visit and event.get("host_country") == country),
+            int(model.counts_as_visit and event.get("visitor_country") == country),
             usd,
         )
 

@@ -156,3 +156,23 @@ def test_amendments_need_no_date_countries_or_sources_of_their_own():
 
 def test_models_defer_building_their_validators_so_the_cli_starts_fast():
     assert all(model.model_config.get("defer_build") for model in MODELS.values())
+
+
+def test_what_a_kind_declares_for_the_derived_tables_names_its_own_fields():
+    from events.models import MODELS, WORLD_KINDS
+
+    for kind in WORLD_KINDS:
+        model = MODELS[kind]
+        fields = model.model_fields
+        assert model.title_field is None or model.title_field in fields, kind
+        assert all(name in fields for name in model.party_fields), kind
+        if model.counts_as_order_value:
+            assert "value" in fields, kind
+        if model.counts_as_visit:
+            assert {"host_country", "visitor_country"} <= set(fields), kind
+    assert MODELS["signing"].agreements_in({"agreement_count": 11}) == 11
+    assert MODELS["signing"].agreements_in({}) == 1 and MODELS["mou"].agreements_in({}) == 1
+    assert MODELS["visit"].agreements_in({}) == 0
+    assert MODELS["order"].parties_of({"buyer": "Uzbekistan Railways", "supplier": "Hyundai Rotem"}) == (
+        "Uzbekistan Railways, Hyundai Rotem")
+    assert MODELS["forum"].parties_of({"name": "x"}) is None

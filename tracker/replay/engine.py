@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from events.dates import iso_span
+from events.models import MODELS
 
 from tracker.log.amendments import Amendment, effective_form
 from tracker.replay.checkpoints import (
@@ -67,10 +68,6 @@ _EE_COLUMNS = (
     " status, countries, location_name, lat, lon, title, parties, value_amount,"
     " value_currency, corrected, body"
 )
-_TITLE = {
-    "signing": "title", "mou": "subject", "announcement": "subject", "meeting": "topic",
-    "forum": "name", "summit": "name", "order": "item", "figure": "metric", "visit": "visitor",
-}
 
 
 @dataclass
@@ -134,24 +131,14 @@ def _effective_row(
     """
     start, end = iso_span(form["occurred"])
     kind = form["kind"]
+    model = MODELS[kind]
     location = form.get("location") or {}
-    if kind in ("signing", "mou"):
-        parties = ", ".join(form.get("parties") or ())
-    elif kind == "meeting":
-        parties = ", ".join(form.get("participants") or ())
-    elif kind == "order":
-        parties = f"{form.get('buyer')}, {form.get('supplier')}"
-    elif kind == "announcement":
-        parties = form.get("announcer")
-    else:
-        parties = None
-    value = form.get("value") if kind in ("signing", "order") else None
-    title_field = _TITLE.get(kind)
+    value = form.get("value")
     return (
         form["id"], seq, kind, form["occurred"], start, end,
         recorded_at, form.get("summary"), form.get("project"), form.get("status"),
         ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
-        form.get(title_field) if title_field else None, parties,
+        form.get(model.title_field) if model.title_field else None, model.parties_of(form),
         float(value["amount"]) if value else None, value["currency"] if value else None,
         int(corrected), logged if logged is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
     )
