@@ -72,7 +72,7 @@ def identify_all(records: list[dict[str, Any]], key_ordered: Container[str] = ()
     A large import does this for every event, so the id is spliced into the
     canonical bytes of the rest, in front of the key that sorts after "id", rather
     than written a second time. Records whose kind is in `key_ordered` (see
-    `events.models.key_ordered_kinds`) have every dict's keys in sorted order
+    `events.batch.key_ordered_kinds`) have every dict's keys in sorted order
     already, and are written without sorting.
     """
     ids, bodies = [], []

@@ -17,9 +17,18 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from events.models import (
-    MAX_COUNT, MAX_NAMES, MAX_SOURCES, MODELS, NAME_MAX, TEXT_MAX, WORLD_KINDS, Figure, explain, to_record,
+    MAX_COUNT,
+    MAX_NAMES,
+    MAX_SOURCES,
+    MODELS,
+    NAME_MAX,
+    TEXT_MAX,
+    WORLD_KINDS,
+    Figure,
+    to_record,
     validate_event,
 )
+from events.problems import explain
 from tracker.cli.main import cli_app
 from tracker.cli.kinds import collect, kind_inputs
 from tracker.cli.typed_input import InputError, parse_assignment, parse_source, parse_value

@@ -36,10 +36,10 @@ from events.models import (
     MAX_COUNT,
     MODELS,
     WORLD_KINDS,
-    explain,
     to_record,
     validate_event,
 )
+from events.problems import explain
 from tracker.cli.main import cli_app
 from tracker.log.importing import import_file
 from tracker.cli.output import emit_json, emit_table

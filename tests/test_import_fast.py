@@ -21,7 +21,8 @@ import tracker.log.importing
 import tracker.log.preparing
 from benchmarks.synthetic import generate
 from events.identity import canonical_json, content_id, identified
-from events.models import key_ordered_kinds, to_record, validate_event, validate_records
+from events.batch import key_ordered_kinds, validate_records
+from events.models import to_record, validate_event
 from tracker.log.importing import import_file
 from tracker.log.preparing import LOG_FIELDS, LogError, prepare, prepare_batch
 from tracker.log.store import EventStore

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from events.identity import canonical_json, content_id
-from events.models import KINDS, MODELS, WORLD_KINDS, explain, to_record, validate_event
+from events.models import KINDS, MODELS, WORLD_KINDS, to_record, validate_event
+from events.problems import explain
 
 from .conftest import EXAMPLES, example
 

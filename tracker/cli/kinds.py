@@ -17,8 +17,9 @@ from typing import Annotated, Any, Optional
 import typer
 from pydantic import ValidationError
 
-from events.models import MODELS, WORLD_KINDS, Envelope, Problem, shown
-from events.models import problems as worded
+from events.models import MODELS, WORLD_KINDS, Envelope, shown
+from events.problems import Problem
+from events.problems import problems as worded
 
 from tracker.cli.typed_input import FieldInput, InputError, field_input
 

@@ -20,7 +20,8 @@ from pydantic.fields import FieldInfo
 
 from events.codes import visible
 from events.identity import NestingError, duplicate_key
-from events.models import Amount, Location, Source, Value, inner_type, problems, shown
+from events.models import Amount, Location, Source, Value, inner_type, shown
+from events.problems import problems
 
 SOURCE_FORM = "'PUBLISHER | TITLE | YYYY-MM-DD [| URL [| AUTHOR]]'"
 VALUE_FORM = "'AMOUNT CURRENCY', e.g. '196000000 USD' or '1.5e9 USD'"

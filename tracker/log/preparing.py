@@ -17,13 +17,9 @@ from pydantic import ValidationError
 
 from events.dates import iso_span
 from events.identity import canonical_json, content_id, identify_all
-from events.models import (
-    explain,
-    key_ordered_kinds,
-    to_record,
-    validate_event,
-    validate_records,
-)
+from events.batch import key_ordered_kinds, validate_records
+from events.models import to_record, validate_event
+from events.problems import explain
 
 GENESIS = "0" * 64
 DEFAULT_DB = "tracker.db"

@@ -20,11 +20,8 @@ import orjson
 from pydantic import ValidationError
 
 from events.identity import canonical_json
-from events.models import (
-    AMENDMENT_KINDS,
-    MODELS,
-    explain,
-)
+from events.models import AMENDMENT_KINDS, MODELS
+from events.problems import explain
 
 from tracker.log.amendments import Amendment, apply_corrections
 from tracker.log.connection import DEFAULT_DB, connect, connect_readonly, rollback
