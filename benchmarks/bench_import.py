@@ -113,6 +113,7 @@ import gc, os
 from tracker.log import importing
 from tracker.log.preparing import warm_up
 from tracker.log.store import EventStore
+from tracker.log.tuning import AUTOMATIC
 path, db, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import tracker.log.preparing as preparing_module
 from benchmarks.timing import timed
@@ -122,11 +123,11 @@ preparing_module.identify_all = timed(spent, "writing", preparing_module.identif
 warm_up()
 gc.disable(); gc.freeze()
 size = os.path.getsize(path)
-block = importing.CHUNK_LINES * importing.LINE_BYTES
+block = AUTOMATIC.block_bytes
 fd = os.open(path, os.O_RDONLY)
 batches, count, index, started = [], 0, 0, time.process_time()
 while count < wanted and index * block < size:
-    batches.append(importing._prepare_block(fd, index, block, size)[1])
+    batches.append(importing._prepare_block(fd, index, size, AUTOMATIC)[1])
     count += len(batches[-1].ids)
     index += 1
 preparing = time.process_time() - started

@@ -50,8 +50,8 @@ def digests(store) -> dict[str, tuple[int, str]]:
     return {table: table_digest(store.conn, table) for table in derived_tables()}
 
 
-def full_digests(store) -> dict[str, tuple[int, str]]:
-    replay(store, full=True)
+def full_digests(store, shortcuts: bool = True) -> dict[str, tuple[int, str]]:
+    replay(store, full=True, shortcuts=shortcuts)
     return digests(store)
 
 

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
-import tracker.log.importing
 from events.codes import first_unsafe
 from events.dates import DateError, parse_occurred
 from events.identity import canonical_json, content_id, duplicate_key, may_repeat_a_key
@@ -43,11 +42,13 @@ from events.problems import explain
 from tracker.cli.main import cli_app
 from tracker.log.importing import import_file
 from tracker.cli.output import emit_json, emit_table
-from tracker.log.preparing import TOGETHER_FROM, LogError, _prepare_together, chain_hash, prepare
+from tracker.log.preparing import LogError, _prepare_together, chain_hash, prepare
 from tracker.log.store import EventStore
+from tracker.log.tuning import PLAIN, TOGETHER_FROM
 from tracker.cli.typed_input import InputError, parse_assignment
 
 from .conftest import example, plain, write_jsonl
+from .log_paths import BOTH, fast
 
 RECORD = Path(__file__).resolve().parents[1] / "events" / "data" / "ksilkroad.jsonl"
 AMENDMENT_BASE = {
@@ -342,14 +343,15 @@ def test_logging_an_escape_sequence_is_refused_in_one_clean_line(cli):
 
 
 @pytest.mark.parametrize("amount", ["\u0661\u0662", "１２", "1\u0665", "\U0001D7D9\U0001D7DA"])
-def test_amounts_take_ascii_digits_only_one_by_one_and_in_a_batch(store, tmp_path, amount):
+@pytest.mark.parametrize("tuning", BOTH)
+def test_amounts_take_ascii_digits_only_one_by_one_and_in_a_batch(store, tmp_path, amount, tuning):
     event = example("figure", amount=amount)
     with pytest.raises(LogError, match="write it with the digits 0-9"):
         prepare(event)
     batch = tmp_path / "batch.jsonl"
     write_jsonl(batch, [example("meeting", summary=f"Meeting {i}.") for i in range(TOGETHER_FROM + 5)] + [event])
-    with pytest.raises(LogError, match="write it with the digits 0-9"):
-        import_file(store, str(batch))
+    with pytest.raises(LogError, match="^line 38: .*write it with the digits 0-9"):
+        import_file(store, str(batch), tuning=tuning)
     assert store.count() == 0
 
 
@@ -478,24 +480,36 @@ DOUBLED = [
 ]
 
 
-@pytest.mark.parametrize("case, double, key", DOUBLED, ids=[c[0] for c in DOUBLED])
-@pytest.mark.parametrize("parallel", [False, True])
-def test_a_duplicate_key_is_refused_naming_the_line_and_the_key(cli, tmp_path, monkeypatch, case, double, key, parallel):
-    if parallel:
-        monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
-        monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 2)
-        monkeypatch.setattr(tracker.log.importing, "LINE_BYTES", 200)
+def _doubled_file(tmp_path, double) -> Path:
+    """Twelve meetings, the ninth with a key given twice."""
     lines = [_line(example("meeting", summary=f"Meeting {i}.")) for i in range(12)]
     lines[8] = double(lines[8])
     assert lines[8] != _line(example("meeting", summary="Meeting 8."))
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("case, double, key", DOUBLED, ids=[c[0] for c in DOUBLED])
+def test_a_duplicate_key_is_refused_naming_the_line_and_the_key(cli, tmp_path, case, double, key):
+    path = _doubled_file(tmp_path, double)
     result = cli("import", str(path))
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines() == [
         f"Error: {path}: line 9: the key '{key}' appears twice in one object; give each field once"
     ]
     assert cli("export").stdout == ""  # nothing was written (the database exists, empty)
+
+
+@pytest.mark.parametrize("case, double, key", DOUBLED, ids=[c[0] for c in DOUBLED])
+@pytest.mark.parametrize("tuning", [*BOTH, pytest.param(fast(block_bytes=400), id="fast, two lines a block")])
+def test_a_duplicate_key_is_refused_in_the_same_words_on_either_path(store, tmp_path, case, double, key, tuning):
+    """The command above prints `Error: FILE: ` and this error: whichever path found it."""
+    path = _doubled_file(tmp_path, double)
+    with pytest.raises(LogError) as info:
+        import_file(store, str(path), show_progress=False, tuning=tuning)
+    assert str(info.value) == f"line 9: the key '{key}' appears twice in one object; give each field once"
+    assert store.count() == 0
 
 
 def test_a_duplicate_key_inside_a_corrections_changes_is_refused(store, tmp_path):
@@ -508,10 +522,12 @@ def test_a_duplicate_key_inside_a_corrections_changes_is_refused(store, tmp_path
     assert store.count() == 1
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(store, tmp_path, monkeypatch, parallel):
-    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
-    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 50)
+@pytest.mark.parametrize("tuning", [
+    pytest.param(PLAIN, id="plain"),
+    pytest.param(fast(block_bytes=50 * 512), id="fast, one block"),
+    pytest.param(fast(), id="fast, a few lines a block"),
+])
+def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(store, tmp_path, tuning):
     lines = [_line(example("meeting", summary=f"Meeting {i}.")) for i in range(40)]
     lines[9] = _line(example("meeting", occurred="2024-13"))
     lines[19] = lines[19].replace(b'{"kind"', b'{"topic":"x","kind"', 1)
@@ -519,11 +535,11 @@ def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(store,
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(LogError, match=r"^line 10: field 'occurred'"):
-        import_file(store, str(path), show_progress=False)
+        import_file(store, str(path), show_progress=False, tuning=tuning)
     lines[9] = _line(example("meeting"))
     path.write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(LogError, match=r"^line 20: the key 'topic' appears twice"):
-        import_file(store, str(path), show_progress=False)
+        import_file(store, str(path), show_progress=False, tuning=tuning)
     assert store.count() == 0
 
 
@@ -830,6 +846,8 @@ def any_event(draw):
 @settings(max_examples=300, deadline=None)
 @given(event=any_event(), position=st.integers(0, TOGETHER_FROM - 1))
 def test_the_batch_validator_accepts_and_writes_exactly_what_the_one_event_validator_does(event, position):
+    # The batch path is called directly: through prepare_batch, a batch it wrongly
+    # refused would be prepared again one by one, and the difference would not show.
     items = [(n + 1, copy.deepcopy(example("meeting", summary=f"Filler {n}."))) for n in range(TOGETHER_FROM)]
     items[position] = (position + 1, copy.deepcopy(event))
     try:

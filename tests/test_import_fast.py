@@ -1,9 +1,10 @@
 """The fast import path must give exactly what the one-event-at-a-time path gives.
 
 A large import validates a batch in one call, writes each record once with its
-content id spliced in, and has worker processes read their own blocks of the file.
-Every one of those shortcuts is checked here against the plain path: same records,
-same bytes and ids, same accepted and refused events, same error for the same file.
+content id spliced in, has worker processes read their own blocks of the file, and
+stores a batch of new events at once. Every one of those shortcuts is checked here
+against the plain path, each chosen explicitly with a `Tuning`: same records, same
+bytes and ids, same accepted and refused events, same error for the same file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import multiprocessing
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -26,14 +27,15 @@ from events.models import to_record, validate_event
 from tracker.log.importing import import_file
 from tracker.log.preparing import LOG_FIELDS, LogError, prepare, prepare_batch
 from tracker.log.store import EventStore
+from tracker.log.tuning import AUTOMATIC, PARALLEL_FROM_BYTES, PLAIN, TOGETHER_FROM, Tuning
 
 from .conftest import EXAMPLES, example, write_jsonl
+from .log_paths import BOTH, FAST, fast
 
-
-@pytest.fixture(autouse=True)
-def batch_path_for_any_batch(monkeypatch):
-    """The batch path serves only batches of some size; here every batch takes it."""
-    monkeypatch.setattr(tracker.log.preparing, "TOGETHER_FROM", 1)
+#: Preparing a batch one event at a time, or together in one call, whatever its size.
+ONE_BY_ONE = Tuning(prepare_together=False)
+TOGETHER = Tuning(prepare_together=True)
+PREPARING = [pytest.param(ONE_BY_ONE, id="one by one"), pytest.param(TOGETHER, id="together")]
 
 
 def _variants() -> list[dict]:
@@ -147,10 +149,13 @@ def test_preparing_a_batch_equals_preparing_each_event(monkeypatch):
     items.append((len(items) + 1, {**example("visit"), "seq": 9, "recorded_at": "2024-01-01T00:00:00.000000Z",
                                    "prev_hash": "0" * 64, "hash": "f" * 64}))
     one_by_one = [prepare(copy.deepcopy(item)) for item in items]
+    plain = prepare_batch(copy.deepcopy(items), tuning=ONE_BY_ONE)
     calls = []
-    monkeypatch.setattr(tracker.log.preparing, "prepare", lambda item: calls.append(item))  # must not be needed
-    batch = prepare_batch(copy.deepcopy(items))
+    # A batch that fails together is prepared again one by one: this one must not need to be.
+    monkeypatch.setattr(tracker.log.preparing, "prepare", lambda item: calls.append(item))
+    batch = prepare_batch(copy.deepcopy(items), tuning=TOGETHER)
     assert calls == []
+    assert batch == plain
     assert batch.lines == [p.line for p in one_by_one]
     assert batch.ids == [p.id for p in one_by_one]
     assert batch.kinds == [p.kind for p in one_by_one]
@@ -162,10 +167,11 @@ def test_preparing_a_batch_equals_preparing_each_event(monkeypatch):
     assert batch.restores == {len(items) - 1: one_by_one[-1].log_fields}
 
 
-def test_preparing_a_batch_leaves_the_callers_events_as_they_were():
+@pytest.mark.parametrize("tuning", PREPARING)
+def test_preparing_a_batch_leaves_the_callers_events_as_they_were(tuning):
     items = [(1, {**example("visit"), "recorded_at": "2024-01-01T00:00:00.000000Z"})]
     before = copy.deepcopy(items)
-    prepare_batch(items)
+    prepare_batch(items, tuning=tuning)
     assert items == before
 
 
@@ -175,32 +181,25 @@ def test_preparing_a_batch_leaves_the_callers_events_as_they_were():
     {"recorded_at": None},
     {"hash": "f" * 64},
 ])
-def test_a_batch_with_a_bad_log_field_names_the_first_bad_line(log_fields):
+@pytest.mark.parametrize("tuning", PREPARING)
+def test_a_batch_with_a_bad_log_field_names_the_first_bad_line(log_fields, tuning):
     items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 6)]
     items[3][1].update(log_fields)
     with pytest.raises(LogError) as fast:
-        prepare_batch(items)
+        prepare_batch(items, tuning=tuning)
     with pytest.raises(LogError) as slow:
         for item in items:
             prepare(item)
     assert (fast.value.line, fast.value.message) == (slow.value.line, slow.value.message) and fast.value.line == 4
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Every file is 'large' and cut into blocks of a few lines, for several workers."""
-    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
-    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 3)
-
-
-def _import(tmp_path, name: str, data: bytes, parallel: bool, monkeypatch) -> tuple[str, list]:
-    """(outcome, exported lines) of importing `data` into a fresh log."""
-    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
+def _import(tmp_path, name: str, data: bytes, tuning: Tuning) -> tuple[str, list]:
+    """(outcome, exported lines) of importing `data` into a fresh log the way `tuning` says."""
     path = tmp_path / f"{name}.jsonl"
     path.write_bytes(data)
-    with EventStore(tmp_path / f"{name}-{parallel}.db") as store:
+    with EventStore(tmp_path / f"{name}.db") as store:
         try:
-            result = import_file(store, str(path), show_progress=False)
+            result = import_file(store, str(path), show_progress=False, tuning=tuning)
             outcome = f"added {result.added} skipped {result.skipped}"
         except LogError as e:
             outcome = str(e)
@@ -218,12 +217,9 @@ def _lines(events) -> list[bytes]:
 @pytest.mark.parametrize("case", ["plain", "blank lines", "crlf", "no final newline", "long line",
                                   "bad json last", "truncated last", "bad event late", "duplicate",
                                   "different content", "amendments", "many errors"])
-def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case, workers):
+def test_workers_and_one_process_agree_on_every_file(tmp_path, case, workers):
     # With no worker the storing process prepares every block itself; with several,
     # blocks come back out of order and the storing process takes some too.
-    monkeypatch.setattr(tracker.log.importing, "worker_count", lambda: workers)
-    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 2)
-    monkeypatch.setattr(tracker.log.importing, "LINE_BYTES", 200)
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(30)]
     lines = _lines(events)
     if case == "blank lines":
@@ -256,33 +252,56 @@ def test_workers_and_one_process_agree_on_every_file(tmp_path, monkeypatch, case
     data = b"\n".join(lines)
     if case != "no final newline" and not case.endswith("last"):
         data += b"\n"
-    one_process = _import(tmp_path, "one", data, False, monkeypatch)
-    workers = _import(tmp_path, "many", data, True, monkeypatch)
-    assert workers == one_process
+    plain = _import(tmp_path, "plain", data, PLAIN)
+    one_process = _import(tmp_path, "one", data, Tuning(prepare_together=True, parallel=False))
+    in_parallel = _import(tmp_path, "many", data, fast(workers=workers, block_bytes=400))
+    assert one_process == plain
+    assert in_parallel == plain
 
 
-def test_an_export_restores_exactly_through_the_workers(store, tmp_path, small_blocks):
+@pytest.mark.parametrize("tuning", BOTH)
+def test_an_export_restores_exactly_through_the_workers_or_without(tmp_path, tuning):
     events = list(generate(300))
     path = tmp_path / "in.jsonl"
     write_jsonl(path, events)
-    assert import_file(store, str(path), show_progress=False).added == 300
-    assert import_file(store, str(path), show_progress=False).added == 0  # idempotent
-    exported = tmp_path / "export.jsonl"
-    exported.write_bytes(b"".join(store.export_lines()))
-    with EventStore(tmp_path / "restored.db") as restored:
+    with EventStore(tmp_path / "tracker.db", tuning=tuning) as store:
+        assert import_file(store, str(path), show_progress=False).added == 300
+        assert import_file(store, str(path), show_progress=False).added == 0  # idempotent
+        exported = tmp_path / "export.jsonl"
+        exported.write_bytes(b"".join(store.export_lines()))
+    with EventStore(tmp_path / "restored.db", tuning=tuning) as restored:
         assert import_file(restored, str(exported), show_progress=False).added == 300
         assert b"".join(restored.export_lines()) == exported.read_bytes()
 
 
-def test_a_failed_import_leaves_no_worker_running(store, tmp_path, small_blocks):
+def test_the_plain_and_fast_paths_restore_an_export_into_the_same_bytes(tmp_path):
+    events = list(generate(300))
+    path = tmp_path / "in.jsonl"
+    write_jsonl(path, events)
+    with EventStore(tmp_path / "tracker.db") as store:
+        import_file(store, str(path), show_progress=False, tuning=PLAIN)
+        exported = tmp_path / "export.jsonl"
+        exported.write_bytes(b"".join(store.export_lines()))
+    restored = {}
+    for name, tuning in [("plain", PLAIN), ("fast", FAST)]:
+        with EventStore(tmp_path / f"{name}.db", tuning=tuning) as store:
+            import_file(store, str(exported), show_progress=False)
+            restored[name] = store.conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    assert restored["fast"] == restored["plain"]
+    assert len(restored["plain"]) == 300
+
+
+@pytest.mark.parametrize("tuning", [*BOTH, pytest.param(fast(workers=None), id="a worker per spare core")])
+def test_a_failed_import_leaves_no_worker_running(tmp_path, tuning):
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(200)]
     events[5]["countries"] = ["ZZ"]
     path = tmp_path / "in.jsonl"
     write_jsonl(path, events)
-    with pytest.raises(LogError, match="^line 6: "):
-        import_file(store, str(path), show_progress=False)
-    assert multiprocessing.active_children() == []
-    assert store.count() == 0
+    with EventStore(tmp_path / "tracker.db", tuning=tuning) as store:
+        with pytest.raises(LogError, match="^line 6: "):
+            import_file(store, str(path), show_progress=False)
+        assert multiprocessing.active_children() == []
+        assert store.count() == 0
 
 
 def test_log_fields_are_not_taken_for_event_fields():
@@ -297,7 +316,8 @@ def test_log_fields_are_not_taken_for_event_fields():
     "2024-01-01T00:00:00.00000٠Z", "2024-01-01T00:00:00.000000Z\n2024-01-01T00:00:00.000000Z",
     "2024-01-01T00:00:00.000000Z\n", 20240101, None,
 ])
-def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp):
+@pytest.mark.parametrize("tuning", PREPARING)
+def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp, tuning):
     items = [(1, {**example("visit"), "recorded_at": "2024-01-01T00:00:00.000000Z"}),
              (2, {**example("mou"), "recorded_at": stamp})]
     try:
@@ -307,7 +327,7 @@ def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp):
     except LogError as e:
         alone = str(e)
     try:
-        batch = prepare_batch(copy.deepcopy(items))
+        batch = prepare_batch(copy.deepcopy(items), tuning=tuning)
         together = None
     except LogError as e:
         together = str(e)
@@ -316,28 +336,65 @@ def test_recorded_at_is_checked_in_a_batch_exactly_as_alone(stamp):
         assert batch.recorded_at[1] == stamp
 
 
-def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(store):
+@pytest.mark.parametrize("tuning", BOTH)
+def test_log_fields_without_a_hash_restore_nothing_in_a_batch_either(tmp_path, tuning):
     """Only an event carrying its hash is a restore; seq or prev_hash alone are ignored, as before."""
     events = [(n, {**example("meeting", summary=f"Meeting {n}."), "seq": 99, "prev_hash": "x",
                    "recorded_at": f"2024-01-0{n}T00:00:00.000000Z"}) for n in range(1, 4)]
-    assert prepare_batch(copy.deepcopy(events)).restores == {}
-    assert store.append(events).added == 3
+    assert prepare_batch(copy.deepcopy(events), tuning=tuning).restores == {}
+    with EventStore(tmp_path / "tracker.db", tuning=tuning) as store:
+        assert store.append(events).added == 3
 
 
-def test_a_small_batch_is_prepared_one_event_at_a_time(monkeypatch):
-    monkeypatch.setattr(tracker.log.preparing, "TOGETHER_FROM", 32)
-    monkeypatch.setattr(tracker.log.preparing, "_prepare_together", None)  # must not be called
-    items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, 32)]
+def test_by_default_each_path_is_chosen_by_size():
+    assert not AUTOMATIC.prepares_together(TOGETHER_FROM - 1) and AUTOMATIC.prepares_together(TOGETHER_FROM)
+    assert not AUTOMATIC.imports_in_parallel(PARALLEL_FROM_BYTES - 1)
+    assert AUTOMATIC.imports_in_parallel(PARALLEL_FROM_BYTES)
+    assert AUTOMATIC.store_at_once and AUTOMATIC.workers is None
+    assert PLAIN.prepares_together(10**6) is False and PLAIN.imports_in_parallel(1 << 40) is False
+    assert FAST.prepares_together(1) is True and FAST.imports_in_parallel(0) is True
+
+
+def test_a_small_batch_is_prepared_one_event_at_a_time_unless_told(monkeypatch):
+    calls = []
+    together = tracker.log.preparing._prepare_together
+    monkeypatch.setattr(tracker.log.preparing, "_prepare_together", lambda items: calls.append(len(items)) or together(items))
+    items = [(n, example("meeting", summary=f"Meeting {n}.")) for n in range(1, TOGETHER_FROM)]
     assert prepare_batch(items).ids == [prepare(item).id for item in items]
+    assert calls == []
+    assert prepare_batch(items, tuning=TOGETHER).ids == [prepare(item).id for item in items]
+    assert calls == [TOGETHER_FROM - 1]
 
 
-def _append_outcome(tmp_path, name: str, batches: list[list[dict]]) -> tuple[str, list[bytes]]:
-    """(outcome, exported lines) of appending each list of events as one prepared batch."""
-    with EventStore(tmp_path / f"{name}.db") as store:
+def test_a_store_imports_as_its_tuning_says_unless_the_import_says_otherwise(tmp_path, monkeypatch):
+    in_parallel = []
+    parallel = tracker.log.importing.prepared_in_parallel
+    monkeypatch.setattr(tracker.log.importing, "prepared_in_parallel",
+                        lambda *args: in_parallel.append(args[1]) or parallel(*args))
+    path = tmp_path / "in.jsonl"
+    write_jsonl(path, [example("meeting", summary=f"Meeting {i}.") for i in range(20)])
+    with EventStore(tmp_path / "tracker.db", tuning=FAST) as store:
+        assert import_file(store, str(path), show_progress=False).added == 20
+        assert in_parallel == [path.stat().st_size]
+        assert import_file(store, str(path), show_progress=False, tuning=PLAIN).skipped == 20
+        assert in_parallel == [path.stat().st_size]
+        assert store.private_copy().tuning == FAST
+
+
+@pytest.mark.parametrize("changes", [{"workers": -1}, {"block_bytes": 0}])
+def test_a_tuning_refuses_sizes_that_cannot_work(changes):
+    with pytest.raises(ValueError):
+        Tuning(**changes)
+
+
+def _append_outcome(tmp_path, name: str, batches: list[list[dict]], tuning: Tuning) -> tuple[str, list[bytes]]:
+    """(outcome, exported lines) of appending each list of events as one batch prepared the way `tuning` says."""
+    with EventStore(tmp_path / f"{name}.db", tuning=tuning) as store:
         outcome = []
         for events in batches:
             try:
-                result = store.append([prepare_batch(list(enumerate(events, 1)))], recorded_at="2025-01-01T00:00:00.000000Z")
+                batch = prepare_batch(list(enumerate(events, 1)), tuning=tuning)
+                result = store.append([batch], recorded_at="2025-01-01T00:00:00.000000Z")
                 outcome.append(f"added {result.added} skipped {result.skipped} last {result.last_id}")
             except LogError as e:
                 outcome.append(str(e))
@@ -351,9 +408,9 @@ def _amendment(kind: str, target: str, n: int) -> dict:
     return {"kind": "retraction", "target": target, "reason": f"Withdrawn {n}."}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
-def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_factory, monkeypatch, data):
+def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_factory, data):
     """The store takes a batch of new events in one go, checking only its amendments.
 
     Whatever the batch holds (repeats, amendments of events before or after them in
@@ -383,15 +440,13 @@ def test_storing_a_batch_at_once_equals_storing_it_event_by_event(tmp_path_facto
                 event = _amendment("retraction", "2099-01-01-meeting-000000000000", n)
             batch.append(event)
         batches.append(batch)
-    at_once = _append_outcome(tmp_path, "at-once", batches)
-    monkeypatch.setattr(EventStore, "_append_batch", lambda self, batch, chain, now, result:
-                        self._append_checked(batch, batch.bodies.split("\n"), chain, now, result))
-    one_by_one = _append_outcome(tmp_path, "one-by-one", batches)
-    monkeypatch.undo()
+    at_once = _append_outcome(tmp_path, "at-once", batches, FAST)
+    one_by_one = _append_outcome(tmp_path, "one-by-one", batches, PLAIN)
     assert at_once == one_by_one
 
 
 @pytest.mark.parametrize("cores, workers", [(1, 0), (2, 1), (4, 3), (16, 3)])
 def test_a_worker_per_spare_core_up_to_the_storing_limit(monkeypatch, cores, workers):
+    # The machine is simulated: how many cores this process may use.
     monkeypatch.setattr(tracker.log.importing.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     assert tracker.log.importing.worker_count() == workers

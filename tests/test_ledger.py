@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -17,10 +18,12 @@ import orjson
 import pytest
 
 from tracker.cli.faults import COULD_NOT_COMPLETE
+from tracker.log.importing import import_file
 from tracker.log.schema import LOG_TRIGGERS
 from tracker.log.store import EventStore
 
 from .conftest import Cli, example, write_jsonl
+from .log_paths import BOTH
 
 READING_COMMANDS = [("list",), ("status",), ("tallies",), ("timeline",), ("export",)]
 LOG_A_MEETING = ("log", "meeting", "--participants", "KOICA", "--topic", "rail", "--date", "2024-07",
@@ -275,6 +278,50 @@ def test_a_held_write_lock_is_one_line_and_nothing_is_written(cli, bundled, tmp_
         holder.execute("ROLLBACK")
         holder.close()
     assert count(bundled) == 50
+
+
+@pytest.mark.parametrize("tuning", BOTH)
+def test_a_held_write_lock_stops_an_import_on_either_path_before_anything_is_written(bundled, tmp_path, monkeypatch, tuning):
+    """The command turns this error into the one line above, whichever path the import takes."""
+    monkeypatch.setenv("TRACKER_BUSY_TIMEOUT", "0.2")
+    batch = tmp_path / "batch.jsonl"
+    write_jsonl(batch, [example("meeting", summary=f"Batch meeting {i}.") for i in range(40)])
+    with EventStore(bundled, tuning=tuning) as store:
+        holder = sqlite3.connect(bundled, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                import_file(store, str(batch), show_progress=False)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert multiprocessing.active_children() == []
+    assert count(bundled) == 50
+
+
+@pytest.mark.parametrize("tuning", BOTH)
+def test_a_write_that_fails_mid_import_leaves_nothing_written_and_no_worker_running(
+    cli, bundled, tmp_path, monkeypatch, tuning
+):
+    """A fault where line 50 is stored (a disk filling up, say): on the fast path, earlier
+    blocks are in the table by then, and workers are still preparing later ones."""
+    store_batch = EventStore._append_batch
+
+    def failing(self, batch, *rest):
+        if batch.line(len(batch.ids) - 1) >= 50:
+            raise sqlite3.OperationalError("database or disk is full")
+        return store_batch(self, batch, *rest)
+
+    monkeypatch.setattr(EventStore, "_append_batch", failing)
+    batch = tmp_path / "batch.jsonl"
+    write_jsonl(batch, [example("meeting", summary=f"Batch meeting {i}.") for i in range(100)])
+    with EventStore(bundled, tuning=tuning) as store:
+        with pytest.raises(sqlite3.OperationalError, match="^database or disk is full$"):
+            import_file(store, str(batch), show_progress=False)
+    assert multiprocessing.active_children() == []
+    assert count(bundled) == 50
+    monkeypatch.undo()
+    assert cli("verify").exit_code == 0
 
 
 def test_a_non_number_busy_timeout_is_named(cli, bundled):

@@ -49,6 +49,7 @@ def test_incremental_equals_full_replay(store):
     incremental = digests(store)
     assert full_digests(store) == incremental
     assert full_digests(store) == incremental  # two full replays give identical tables
+    assert full_digests(store, shortcuts=False) == incremental  # and without the short cuts
 
 
 def test_history_rows_are_closed_in_knowledge_time_and_never_rewritten(store):
@@ -249,3 +250,4 @@ def test_a_synthetic_log_caught_up_in_batches_equals_a_full_replay(store):
         replay(store)
     incremental = digests(store)
     assert full_digests(store) == incremental
+    assert full_digests(store, shortcuts=False) == incremental

@@ -1,4 +1,8 @@
-"""The log: append-only, hash-chained, idempotent, restorable."""
+"""The log: append-only, hash-chained, idempotent, restorable.
+
+Every test here runs on the log's plain paths and on its fast ones (see log_paths.py):
+each claim holds on both.
+"""
 
 import sqlite3
 
@@ -11,6 +15,19 @@ from tracker.log.store import EventStore
 from tracker.log.verify import verify_log
 
 from .conftest import example, write_jsonl
+from .log_paths import BOTH
+
+
+@pytest.fixture(params=BOTH)
+def tuning(request):
+    """The plain paths, then every fast one: prepared together, stored at once, imported by workers."""
+    return request.param
+
+
+@pytest.fixture
+def store(tmp_path, tuning):
+    with EventStore(tmp_path / "tracker.db", tuning=tuning) as s:
+        yield s
 
 
 def test_an_appended_event_gets_a_content_id_a_seq_and_a_chained_hash(store):
@@ -77,35 +94,35 @@ def test_a_line_that_is_not_json_is_named(store, tmp_path):
     assert store.count() == 0
 
 
-def test_export_then_import_into_an_empty_log_then_export_is_byte_identical(store, tmp_path):
+def test_export_then_import_into_an_empty_log_then_export_is_byte_identical(store, tmp_path, tuning):
     store.append([example(kind) for kind in ("visit", "signing", "order", "figure")])
     store.append([{"kind": "retraction", "target": next(store.iter_events()).id, "reason": "duplicate"}])
     exported = b"".join(store.export_lines())
     path = tmp_path / "export.jsonl"
     path.write_bytes(exported)
-    with EventStore(tmp_path / "restored.db") as restored:
+    with EventStore(tmp_path / "restored.db", tuning=tuning) as restored:
         import_file(restored, str(path), show_progress=False)
         assert b"".join(restored.export_lines()) == exported
         assert verify_log(restored).ok
 
 
-def test_an_export_restores_only_into_the_log_it_continues(store, tmp_path):
+def test_an_export_restores_only_into_the_log_it_continues(store, tmp_path, tuning):
     store.append([example("visit")])
     path = tmp_path / "export.jsonl"
     path.write_bytes(b"".join(store.export_lines()))
-    with EventStore(tmp_path / "other.db") as other:
+    with EventStore(tmp_path / "other.db", tuning=tuning) as other:
         other.append([example("mou")])
         with pytest.raises(LogError, match="line 1: seq 1 does not follow the log's last seq 1"):
             import_file(other, str(path), show_progress=False)
 
 
-def test_an_altered_export_line_is_refused(store, tmp_path):
+def test_an_altered_export_line_is_refused(store, tmp_path, tuning):
     store.append([example("visit")])
     line = orjson.loads(next(store.export_lines()))
     line["summary"] = "Quietly rewritten."
     path = tmp_path / "export.jsonl"
     write_jsonl(path, [line])
-    with EventStore(tmp_path / "restored.db") as restored:
+    with EventStore(tmp_path / "restored.db", tuning=tuning) as restored:
         with pytest.raises(LogError, match="line 1: hash does not match the event's content"):
             import_file(restored, str(path), show_progress=False)
 
@@ -168,16 +185,7 @@ def test_the_body_is_stored_as_json_text_that_sqlite_can_query(store):
     assert row == ("text", "uz-trains")
 
 
-@pytest.fixture
-def parallel_import(monkeypatch):
-    """Large files are prepared by worker processes; make every file 'large'."""
-    import tracker.log.importing
-
-    monkeypatch.setattr(tracker.log.importing, "PARALLEL_FROM_BYTES", 0)
-    monkeypatch.setattr(tracker.log.importing, "CHUNK_LINES", 7)
-
-
-def test_workers_prepare_a_large_import_in_file_order(store, tmp_path, parallel_import):
+def test_a_large_import_is_stored_in_file_order_whoever_prepares_it(store, tmp_path):
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(100)]
     path = tmp_path / "events.jsonl"
     write_jsonl(path, events)
@@ -186,7 +194,7 @@ def test_workers_prepare_a_large_import_in_file_order(store, tmp_path, parallel_
     assert verify_log(store).ok
 
 
-def test_a_bad_line_found_by_a_worker_still_names_the_first_bad_line(store, tmp_path, parallel_import):
+def test_a_bad_line_found_by_a_worker_or_not_names_the_first_bad_line(store, tmp_path):
     events = [example("meeting", summary=f"Meeting number {i}.") for i in range(100)]
     events[36]["occurred"] = "2024-02-30"
     events[80]["countries"] = ["ZZ"]

@@ -7,6 +7,10 @@ and stores the prepared blocks in file order, and prepares a block itself whenev
 the next one to store is not ready, so every core is busy and none is shared. Only
 a window of blocks is prepared ahead of the one being stored, so memory stays flat
 however large the file.
+
+Small files, and standard input, are prepared line by line in this process instead:
+the plain path, which gives exactly what the parallel one gives. A `Tuning` chooses
+between them (by size, unless told), and sets the blocks' size and the workers.
 """
 
 from __future__ import annotations
@@ -28,15 +32,10 @@ from events.identity import NestingError, duplicate_key, may_repeat_a_key
 
 from tracker.log.preparing import BATCH, LogError, PreparedBatch, prepare_batch, warm_up
 from tracker.log.store import AppendResult, EventStore
+from tracker.log.tuning import Tuning
 
-#: Files smaller than this are prepared in-process: starting workers would cost more.
-PARALLEL_FROM_BYTES = 4 * 1024 * 1024
-#: About how many lines a worker prepares at a time: blocks are CHUNK_LINES * LINE_BYTES
-#: bytes, cut at line ends.
-CHUNK_LINES = 500
-LINE_BYTES = 512
-#: What a results pipe is asked to hold: a prepared block of CHUNK_LINES * LINE_BYTES
-#: bytes of input, with room to spare (see `_widen`).
+#: What a results pipe is asked to hold: a prepared block of the default BLOCK_BYTES
+#: (tuning.py) of input, with room to spare (see `_widen`).
 PIPE_BYTES = 1024 * 1024
 #: Each worker is given this many blocks at a time, so it never waits for the next.
 BLOCKS_PER_WORKER = 3
@@ -86,8 +85,8 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from _lines(f)
 
 
-def _prepared_lines(f: BinaryIO, on_bytes=None) -> Iterator[PreparedBatch]:
-    """The lines of a file prepared in this process, BATCH lines at a time.
+def _prepared_lines(f: BinaryIO, tuning: Tuning, on_bytes=None) -> Iterator[PreparedBatch]:
+    """The lines of a file prepared in this process, BATCH lines at a time: the plain path.
 
     Prepared as a worker prepares a block (`_prepare_lines`), so that the first bad
     line is the one named whichever path a file takes, whatever is wrong with it.
@@ -106,15 +105,17 @@ def _prepared_lines(f: BinaryIO, on_bytes=None) -> Iterator[PreparedBatch]:
         if raw[:1] not in _SPACE or raw.strip():
             numbered.append((number, raw))
         if len(numbered) == BATCH:
-            yield _prepare_lines(numbered, unterminated)
+            yield _prepare_lines(numbered, tuning, unterminated)
             numbered = []
     if numbered:
-        yield _prepare_lines(numbered, unterminated)
+        yield _prepare_lines(numbered, tuning, unterminated)
     if on_bytes is not None:
         on_bytes(done)
 
 
-def _prepare_lines(numbered: list[tuple[int, bytes]], unterminated: int | None = None) -> PreparedBatch:
+def _prepare_lines(
+    numbered: list[tuple[int, bytes]], tuning: Tuning, unterminated: int | None = None
+) -> PreparedBatch:
     """Prepare (line, text) pairs of a block; raise LogError for the first bad line.
 
     `text` is a line without its newline, which parses the same as with it; only a
@@ -130,7 +131,7 @@ def _prepare_lines(numbered: list[tuple[int, bytes]], unterminated: int | None =
             if may_repeat_a_key(text, data):
                 break  # the line by line path below finds the line and its key
         else:
-            return prepare_batch(items)
+            return prepare_batch(items, tuning=tuning)
     items = []
     for number, text in numbered:
         try:
@@ -148,9 +149,9 @@ def _prepare_lines(numbered: list[tuple[int, bytes]], unterminated: int | None =
                 items.append((number, data))
                 continue
         if items:
-            prepare_batch(items)  # a bad line before this one is the one to name
+            prepare_batch(items, tuning=tuning)  # a bad line before this one is the one to name
         raise LogError(problem, number)
-    return prepare_batch(items)  # only a key that looked repeated and was not
+    return prepare_batch(items, tuning=tuning)  # only a key that looked repeated and was not
 
 
 def _boundary(fd: int, nominal: int, size: int) -> int:
@@ -180,11 +181,13 @@ def _read(fd: int, start: int, end: int) -> bytes:
     return b"".join(parts)
 
 
-def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, PreparedBatch | tuple[str, int]]:
+def _prepare_block(fd: int, index: int, size: int, tuning: Tuning) -> tuple[int, PreparedBatch | tuple[str, int]]:
     """(lines in the block, its prepared events or the first bad line's (message, line)).
 
-    Line numbers count from 1 within the block; the caller knows where it starts.
+    Blocks are `tuning.block_bytes` of the file, cut at line ends. Line numbers count
+    from 1 within the block; the caller knows where it starts.
     """
+    block = tuning.block_bytes
     start = _boundary(fd, index * block, size)
     end = _boundary(fd, (index + 1) * block, size) if (index + 1) * block < size else size
     data = _read(fd, start, end) if start < end else b""
@@ -200,7 +203,7 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
             (number, text) for number, text in enumerate(texts, 1) if text[:1] not in _SPACE or text.strip()
         ]
     try:
-        return data.count(b"\n"), _prepare_lines(numbered, unterminated)
+        return data.count(b"\n"), _prepare_lines(numbered, tuning, unterminated)
     except LogError as e:
         return data.count(b"\n"), (e.message, e.line)
 
@@ -209,7 +212,7 @@ def _prepare_block(fd: int, index: int, block: int, size: int) -> tuple[int, Pre
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
-def _work(path: str, size: int, block: int, requests, results, theirs: list) -> None:
+def _work(path: str, size: int, tuning: Tuning, requests, results, theirs: list) -> None:
     """A worker: prepare the blocks asked for, in the order asked, until told to stop.
 
     `theirs` are the storing process's ends of the pipes, inherited on fork: closed
@@ -239,7 +242,7 @@ def _work(path: str, size: int, block: int, requests, results, theirs: list) -> 
             if index is None:
                 return
             try:
-                result: Any = _prepare_block(f.fileno(), index, block, size)
+                result: Any = _prepare_block(f.fileno(), index, size, tuning)
             except BaseException:
                 result = ("crashed", traceback.format_exc())
             try:
@@ -284,20 +287,22 @@ class _Worker(NamedTuple):
     asked: deque  # blocks asked of it and not yet received, in order
 
 
-def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | None = None) -> Iterator[PreparedBatch]:
+def prepared_in_parallel(path: str, size: int, tuning: Tuning, on_bytes=None) -> Iterator[PreparedBatch]:
     """Prepared batches in file order, prepared by worker processes and by this one.
 
     Each worker is kept a few blocks ahead, always given the lowest block
     nobody has taken. When the block to store next is not ready, this process
     prepares the lowest untaken block itself rather than wait; nothing is prepared
-    more than BLOCKS_AHEAD blocks ahead, so memory stays flat.
+    more than BLOCKS_AHEAD blocks ahead, so memory stays flat. `tuning` gives the
+    blocks' size and the number of workers (by default one per spare core).
     """
-    count = worker_count() if workers is None else workers
-    block = CHUNK_LINES * LINE_BYTES
+    count = worker_count() if tuning.workers is None else tuning.workers
+    block = tuning.block_bytes
     blocks = max(1, -(-size // block))
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    warm_up()  # for this process's own blocks; forked workers inherit the validators
+    if tuning.prepare_together is not False:
+        warm_up()  # for this process's own blocks; forked workers inherit the validators
     crew: list[_Worker] = []
     ready: dict[int, Any] = {}  # block → (lines, prepared batch or the first bad line)
     with open(path, "rb") as f:
@@ -309,7 +314,7 @@ def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | Non
                 inherited = [end for w in crew for end in (w.requests, w.results)] + [requests, results]
                 process = context.Process(
                     target=_work,
-                    args=(path, size, block, their_requests, their_results, inherited if method == "fork" else []),
+                    args=(path, size, tuning, their_requests, their_results, inherited if method == "fork" else []),
                     daemon=True,
                 )
                 process.start()
@@ -331,7 +336,7 @@ def prepared_in_parallel(path: str, size: int, on_bytes=None, workers: int | Non
                     for conn in multiprocessing.connection.wait(list(busy), timeout):
                         ready[busy[conn].asked.popleft()] = _received(conn)
                     if index not in ready and untaken < horizon:
-                        ready[untaken] = _prepare_block(f.fileno(), untaken, block, size)
+                        ready[untaken] = _prepare_block(f.fileno(), untaken, size, tuning)
                         untaken += 1
                 lines, result = ready.pop(index)
                 if not isinstance(result, PreparedBatch):
@@ -364,32 +369,39 @@ def _received(conn) -> tuple[int, Any]:
     return lines, result
 
 
-def _events(f: BinaryIO, file: str, size: int, on_bytes=None) -> Iterator[Any]:
-    if size >= PARALLEL_FROM_BYTES:
-        return prepared_in_parallel(file, size, on_bytes)
-    return _prepared_lines(f, on_bytes)
+def _events(f: BinaryIO, file: str, size: int, tuning: Tuning, on_bytes=None) -> Iterator[Any]:
+    if tuning.imports_in_parallel(size):
+        return prepared_in_parallel(file, size, tuning, on_bytes)
+    return _prepared_lines(f, tuning, on_bytes)
 
 
-def _append_all(store: EventStore, events: Iterator[Any]) -> AppendResult:
+def _append_all(store: EventStore, events: Iterator[Any], tuning: Tuning) -> AppendResult:
     """Append, then stop the workers at once, even when a bad line ended the import early."""
     try:
-        return store.append(events)
+        return store.append(events, tuning=tuning)
     finally:
         events.close()  # type: ignore[attr-defined]
 
 
-def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> AppendResult:
+def import_file(
+    store: EventStore, file: str, *, show_progress: bool = True, tuning: Tuning | None = None
+) -> AppendResult:
     """Append every event of `file` ('-' for stdin) in one transaction.
 
     Memory stays flat however large the file: lines are validated and written in
-    batches, and only the current batch is held.
+    batches, and only the current batch is held. `tuning` (by default the store's)
+    chooses between preparing the lines in parallel and in this process, and between
+    the fast and plain ways of preparing and storing each batch: the same events are
+    stored, and the same first bad line named, whichever it chooses.
     """
+    if tuning is None:
+        tuning = store.tuning
     if file == "-":
-        return store.append(_prepared_lines(sys.stdin.buffer))
+        return store.append(_prepared_lines(sys.stdin.buffer, tuning), tuning=tuning)
     size = os.path.getsize(file)
     with open(file, "rb") as f:
         if not (show_progress and sys.stderr.isatty() and size > 256 * 1024):
-            return _append_all(store, _events(f, file, size))
+            return _append_all(store, _events(f, file, size, tuning), tuning)
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         with Progress(
@@ -401,5 +413,5 @@ def import_file(store: EventStore, file: str, *, show_progress: bool = True) -> 
         ) as progress:
             task = progress.add_task(f"Importing {os.path.basename(file)}", total=size)
             return _append_all(
-                store, _events(f, file, size, lambda done: progress.update(task, completed=done))
+                store, _events(f, file, size, tuning, lambda done: progress.update(task, completed=done)), tuning
             )

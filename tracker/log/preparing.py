@@ -21,6 +21,9 @@ from events.batch import key_ordered_kinds, validate_records
 from events.models import to_record, validate_event
 from events.problems import explain
 
+from tracker.log.tuning import AUTOMATIC, Tuning
+from tracker.log.tuning import TOGETHER_FROM as TOGETHER_FROM  # prepare_batch's threshold, known here too
+
 GENESIS = "0" * 64
 DEFAULT_DB = "tracker.db"
 #: Fields that exist only in the log, not in the event: `export` adds them, `import` checks them.
@@ -116,23 +119,19 @@ class PreparedBatch(NamedTuple):
         return line + self.first_line if line is not None else None
 
 
-#: Fewer events than this are prepared one by one: the batch validator covers every
-#: kind and takes longer to build (~30 ms) than `tracker log` takes to validate one.
-TOGETHER_FROM = 32
-
-
 class _Unfit(Exception):
     """The batch needs the one-by-one path (which finds and names the bad line)."""
 
 
-def prepare_batch(items: list[tuple[int | None, Any]]) -> PreparedBatch:
+def prepare_batch(items: list[tuple[int | None, Any]], *, tuning: Tuning = AUTOMATIC) -> PreparedBatch:
     """Prepare (line, event) pairs as `prepare` does each; raise LogError naming the first bad line.
 
     Valid events, by far the common case, are validated in one call into
-    pydantic-core; only a batch that fails is prepared one event at a time, so that
-    the error is exactly the one `prepare` gives for the first bad line.
+    pydantic-core (from TOGETHER_FROM events, unless `tuning` says otherwise); only a
+    batch that fails is prepared one event at a time, so that the error is exactly
+    the one `prepare` gives for the first bad line.
     """
-    if len(items) >= TOGETHER_FROM:
+    if tuning.prepares_together(len(items)):
         try:
             return _prepare_together(items)
         except Exception:  # any problem at all: the one-by-one path decides, and explains
@@ -262,19 +261,19 @@ def _real_day(day: str) -> None:
     dt.date.fromisoformat(day)
 
 
-def _batches(items: Iterable[Any]) -> Iterator[PreparedBatch]:
+def _batches(items: Iterable[Any], tuning: Tuning = AUTOMATIC) -> Iterator[PreparedBatch]:
     """Prepared batches of up to BATCH events, in order, from events or batches already prepared."""
     waiting: list[tuple[int | None, Any]] = []
     for item in items:
         if isinstance(item, PreparedBatch):
             if waiting:
-                yield prepare_batch(waiting)
+                yield prepare_batch(waiting, tuning=tuning)
                 waiting = []
             yield item
             continue
         waiting.append(item if isinstance(item, tuple) else (None, item))
         if len(waiting) == BATCH:
-            yield prepare_batch(waiting)
+            yield prepare_batch(waiting, tuning=tuning)
             waiting = []
     if waiting:
-        yield prepare_batch(waiting)
+        yield prepare_batch(waiting, tuning=tuning)

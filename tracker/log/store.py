@@ -43,6 +43,7 @@ from tracker.log.schema import (
     is_older_log,
     schema_problems,
 )
+from tracker.log.tuning import AUTOMATIC, Tuning
 
 #: Events appended between two passes of the cycle collector, which is off meanwhile.
 COLLECT_EVERY = 200_000
@@ -93,11 +94,23 @@ class EventStore:
     raises LogProblem when they differ; `check=False` leaves that to the caller
     (`verify`, which reports every problem). A new database gets the schema; an
     existing one never has it re-created, only an older tracker's log upgraded.
+
+    `tuning` chooses between the fast and the plain ways of preparing and storing
+    events (and of importing a file, unless `import_file` is given its own); by
+    default the choice is made by size. Every choice stores the same rows.
     """
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False, check: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike = DEFAULT_DB,
+        *,
+        readonly: bool = False,
+        check: bool = True,
+        tuning: Tuning = AUTOMATIC,
+    ):
         self.path = path
         self.readonly = readonly
+        self.tuning = tuning
         self.conn = connect_readonly(path) if readonly else connect(path)
         try:
             self._open(check)
@@ -148,7 +161,7 @@ class EventStore:
         copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.conn.backup(copy)
         store = object.__new__(EventStore)
-        store.path, store.readonly, store.conn = ":memory:", False, copy
+        store.path, store.readonly, store.conn, store.tuning = ":memory:", False, copy, self.tuning
         return store
 
     def use_private_copy(self) -> None:
@@ -224,17 +237,20 @@ class EventStore:
         *,
         progress: Callable[[int], None] | None = None,
         recorded_at: str | None = None,
+        tuning: Tuning | None = None,
     ) -> AppendResult:
         """Validate and append events, all or nothing.
 
         `items` are event dicts, (line number, dict) pairs so errors can name the
-        line, or batches already prepared (`prepare_batch`). An event whose id is
-        already logged with the same content is skipped; the same id with other
-        content is an error. Events carrying the export's log fields are restored
+        line, or batches already prepared (`prepare_batch`); `tuning` (by default
+        the store's) says how the rest are prepared, and how each batch is stored.
+        An event whose id is already logged with the same content is skipped; the
+        same id with other content is an error. Events carrying the export's log fields are restored
         exactly (their hashes must check out and continue the chain). Raises
         LogError; on error nothing is written.
         """
         conn = self.conn
+        tuning = self.tuning if tuning is None else tuning
         result = AppendResult()
         conn.execute("BEGIN IMMEDIATE")
         collecting = gc.isenabled()
@@ -244,10 +260,10 @@ class EventStore:
             now = max(recorded_at or utc_now(), head_time or "")
             chain = (seq, head_hash, head_time or "")
             uncollected = 0
-            for batch in _batches(items):
+            for batch in _batches(items, tuning):
                 # Earlier batches are already in the table (same transaction), so only
                 # this batch needs keeping in memory: the import streams.
-                chain = self._append_batch(batch, chain, now, result)
+                chain = self._append_batch(batch, chain, now, result, tuning.store_at_once)
                 # A batch makes thousands of objects but no reference cycles; the cycle
                 # collector's automatic passes over them would cost more than storing,
                 # so it runs by hand, every so many events.
@@ -273,14 +289,17 @@ class EventStore:
     )
 
     def _append_batch(
-        self, batch: PreparedBatch, chain: tuple[int, str, str], now: str, result: AppendResult
+        self, batch: PreparedBatch, chain: tuple[int, str, str], now: str, result: AppendResult, at_once: bool
     ) -> tuple[int, str, str]:
-        """Chain and insert one prepared batch; (seq, hash, recorded_at) of the log's new head."""
+        """Chain and insert one prepared batch; (seq, hash, recorded_at) of the log's new head.
+
+        `at_once` (a Tuning's `store_at_once`) allows the fast path, where the batch does.
+        """
         if not batch.ids:
             return chain
         bodies = batch.bodies.split("\n")
         stamps = [stamp or now for stamp in batch.recorded_at]
-        if batch.restores or stamps[0] < chain[2] or stamps != sorted(stamps):
+        if not at_once or batch.restores or stamps[0] < chain[2] or stamps != sorted(stamps):
             return self._append_checked(batch, bodies, chain, now, result)
         ids = batch.ids
         where = dict(zip(ids, range(len(ids))))
@@ -334,6 +353,8 @@ class EventStore:
         """`_append_batch` event by event, for a batch that repeats ids, restores or goes back in time.
 
         Each event is checked in order, so the error raised is the first bad line's.
+        This is the plain path, which the fast one must agree with; a Tuning with
+        `store_at_once=False` sends every batch here.
         """
         seq, head_hash, last_time = chain
         ids, kinds, bodies, stamps, restores = (

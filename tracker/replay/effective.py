@@ -1,0 +1,86 @@
+"""Effective events: the engine's own derived table, every world event as known now.
+
+An event's effective form is the logged event with its live corrections applied
+(`tracker.log.amendments`); a retracted event has none. `effective_events` holds one
+row per effective form (searchable columns beside the canonical JSON) and
+`event_countries` one row per (event, country). The folds read events in their
+*compact* form: only the fields a projection names, plus its position in world order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from events.dates import iso_span
+from events.models import MODELS
+
+from tracker.log.amendments import Amendment
+
+COLUMNS = (
+    "id", "seq", "kind", "occurred", "occurred_start", "occurred_end", "recorded_at", "summary",
+    "project", "status", "countries", "location_name", "lat", "lon", "title", "parties",
+    "value_amount", "value_currency", "corrected", "body",
+)
+INSERT = f"INSERT INTO effective_events ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
+INSERT_COUNTRIES = "INSERT INTO event_countries (seq, country, event) VALUES (?, ?, ?)"
+
+
+def row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logged: str | None = None) -> tuple:
+    """The `effective_events` row of an effective form.
+
+    `logged` is the log row's body, for an event taken as logged (every event when it
+    first enters): its canonical JSON is kept as it is rather than written anew.
+    """
+    start, end = iso_span(form["occurred"])
+    kind = form["kind"]
+    model = MODELS[kind]
+    location = form.get("location") or {}
+    value = form.get("value")
+    return (
+        form["id"], seq, kind, form["occurred"], start, end,
+        recorded_at, form.get("summary"), form.get("project"), form.get("status"),
+        ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
+        form.get(model.title_field) if model.title_field else None, model.parties_of(form),
+        float(value["amount"]) if value else None, value["currency"] if value else None,
+        int(corrected), logged if logged is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
+    )
+
+
+def country_rows(form: dict[str, Any], seq: int) -> list[tuple]:
+    return [(seq, country, form["id"]) for country in sorted(set(form["countries"]))]
+
+
+def compact(form: dict[str, Any], seq: int, fields: tuple[str, ...]) -> dict[str, Any]:
+    """What a fold reads of an event: its `fields`, its id and seq, its span in world time."""
+    start, end = iso_span(form["occurred"])
+    found = {name: form[name] for name in fields if form.get(name) is not None}
+    found.update(id=form["id"], seq=seq, occurred_start=start, occurred_end=end)
+    return found
+
+
+def world_order(event: dict[str, Any]) -> tuple[str, str, int]:
+    return (event["occurred_start"], event["occurred_end"], event["seq"])
+
+
+_AMENDMENTS_OF = (
+    "SELECT seq, recorded_at, body FROM events WHERE kind IN ('correction', 'retraction')"
+    " AND json_extract(body, '$.target') = ? AND seq <= ?"
+)
+
+
+def amendments_of(conn: sqlite3.Connection, event_id: str, up_to_seq: int) -> list[Amendment]:
+    """The event's corrections and retractions logged up to `up_to_seq`, and the
+    retractions of those corrections, in log order."""
+    found = [
+        Amendment.from_record(orjson.loads(b), s, r)
+        for s, r, b in conn.execute(_AMENDMENTS_OF, (event_id, up_to_seq))
+    ]
+    for correction in [a for a in found if a.kind == "correction"]:
+        found += [
+            Amendment.from_record(orjson.loads(b), s, r)
+            for s, r, b in conn.execute(_AMENDMENTS_OF, (correction.id, up_to_seq))
+        ]
+    return sorted(found, key=lambda a: a.seq)
