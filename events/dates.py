@@ -24,6 +24,9 @@ ACCEPTED = (
 # ASCII digits only: `\d` and int() also take other scripts' digits (Arabic-Indic,
 # full-width and more), and a date must read the same to every reader and sort as text.
 _PART = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+#: A source's publication date: one day, month or year, as precise as the source shows.
+PUBLISHED_PATTERN = r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$"
+PUBLISHED_ACCEPTED = "YYYY-MM-DD, YYYY-MM or YYYY, as precise as the source shows"
 #: No accepted date is longer than this (`2024-06-12/2024-06-13?` has 22 characters).
 MAX_DATE_LENGTH = 40
 _QUALIFIERS = {"?": "uncertain", "~": "approximate"}
@@ -103,6 +106,24 @@ def parse_occurred(text: str) -> Occurred:
     start, precision = _parse_part(body, text, as_end=False)
     end, _ = _parse_part(body, text, as_end=True)
     return Occurred(text, start, end, precision, qualifier, False)
+
+
+@lru_cache(maxsize=65536)
+def parse_published(text: str) -> Occurred:
+    """A source's `published` date, or DateError saying why not.
+
+    One day, month or year (`2024-06-12`, `2024-06`, `2024`): a source's date is as
+    precise as the source shows it, never an interval and never qualified. Like an
+    event's date it stands for the days from `start` to `end`: a source known only to
+    its month was out by the month's last day at the latest.
+    """
+    if not isinstance(text, str) or re.fullmatch(PUBLISHED_PATTERN, text) is None:
+        if isinstance(text, str) and any(char.isdigit() and not char.isascii() for char in text):
+            raise DateError(f"{_quoted(text)}: dates are written with the digits 0-9 only")
+        raise DateError(f"{_quoted(str(text))} is not a publication date: use {PUBLISHED_ACCEPTED}")
+    start, precision = _parse_part(text, text, as_end=False)
+    end, _ = _parse_part(text, text, as_end=True)
+    return Occurred(text, start, end, precision, None, False)
 
 
 @lru_cache(maxsize=65536)

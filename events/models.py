@@ -9,7 +9,6 @@ annotations`): pydantic then need not evaluate each one from text, and every
 `tracker` command imports this module.
 """
 
-import datetime as dt
 from decimal import Context, Decimal
 from functools import lru_cache
 from types import UnionType
@@ -32,7 +31,7 @@ from .codes import (
     country_names,
     currency_names,
 )
-from .dates import ACCEPTED, DateError, parse_occurred
+from .dates import ACCEPTED, PUBLISHED_ACCEPTED, PUBLISHED_PATTERN, DateError, parse_occurred, parse_published
 
 STATUSES = (
     "proposed",
@@ -88,11 +87,11 @@ def _edtf(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _calendar_date(text: str) -> str:
+def _published(text: str) -> str:
     try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a calendar date (YYYY-MM-DD)") from None
+        parse_published(text)
+    except DateError as e:
+        raise ValueError(str(e)) from None
     return text
 
 
@@ -127,9 +126,10 @@ CurrencyCode = Literal[tuple(currency_names())]  # type: ignore[valid-type]
 URL_PATTERN = rf"^(?i)https?://[^\s/$.?#{UNSAFE_CLASS_RUST}][^\s{UNSAFE_CLASS_RUST}]*$"
 EDTFDate = Annotated[str, AfterValidator(_edtf)]
 # ASCII digits: in pydantic-core's patterns, as in Python's, \d matches any script's digits.
-CalendarDate = Annotated[
-    str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_date)
-]
+# The pattern is checked inside pydantic-core (a form that is wrong, or a character text may
+# not hold, is worded by `events.problems`); the validator then refuses days and months
+# that do not exist. The text is kept as entered: a month stays a month.
+PublishedDate = Annotated[str, StringConstraints(pattern=PUBLISHED_PATTERN), AfterValidator(_published)]
 WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=URL_PATTERN)]
 def _ascii_amount(value: Any) -> Any:
     """Amounts are written with the digits 0-9, as dates are: Decimal alone would read '١٢' as 12."""
@@ -167,7 +167,7 @@ class Source(Strict):
 
     publisher: Name = Field(description="who published it")
     title: Name = Field(description="the article's title")
-    published: CalendarDate = Field(description="publication date, YYYY-MM-DD")
+    published: PublishedDate = Field(description=f"publication date: {PUBLISHED_ACCEPTED}")
     url: WebUrl | None = Field(None, description="http(s) address, if any")
     author: Name | None = Field(None, description="author, if named")
 

@@ -139,7 +139,8 @@ def _pattern_reason(loc: tuple, given: Any, pattern: str | None) -> str:
     if last == "[key]":
         return f"{shown(given)} is not a field name: use lower-case letters a-z, digits 0-9 and '_'"
     if last == "published":
-        return f"{shown(given)} is not a calendar date (YYYY-MM-DD, digits 0-9)"
+        # as precise as the source shows: a day, or only its month or year
+        return f"{shown(given)} is not a calendar date (YYYY-MM-DD, digits 0-9), a month (YYYY-MM) or a year (YYYY)"
     return f"{shown(given)} is not in the form this field takes"
 
 

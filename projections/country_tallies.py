@@ -46,6 +46,9 @@ from typing import Any
 
 from events.models import MODELS, WORLD_KINDS
 
+from . import sql
+from .protocol import CannedQuery, Command
+
 NAME = "country_tallies"
 VERSION = 2
 SHAPE = "sum"
@@ -61,6 +64,12 @@ TOTAL_COLUMNS = (
     "events", *(plural for _, plural in KIND_COLUMNS), "agreements", "visits_hosted",
     "visits_made", "order_value_usd", "last_event_on",
 )
+#: The total that counts contributions: a country whose count is 0 has no row.
+COUNT_COLUMN = "events"
+#: The total holding the latest valid_from (the day the country's latest event began).
+LATEST_COLUMN = "last_event_on"
+#: Amendments find an event's contribution rows by seq while a full replay runs.
+RUN_INDEXES = frozenset({"country_tallies_history_seq"})
 
 #: The totals columns, shared by the current table and the checkpoints.
 TOTALS_DDL = ",\n    ".join(
@@ -149,3 +158,212 @@ def add(total: list, values: tuple, valid_from: str, sign: int = 1) -> None:
     total[base + 3] += sign * usd
     if sign > 0 and (total[-1] is None or valid_from > total[-1]):
         total[-1] = valid_from
+
+
+# --- what the tracker asks and shows (see projections.protocol) ----------------------------
+
+
+def _as_of_sql() -> str:
+    """Country tallies as of V known at T: two checkpoints + at most a month of contribution rows.
+
+    For each country, the year checkpoint with the latest start <= V's year live at T, the
+    month checkpoint of that year with the latest start <= V's month live at T, plus the
+    contribution rows from that month's first day to V live at T (see above). `:country`
+    blank means every country: the keys are found by skipping through the checkpoint index
+    one country at a time.
+    """
+    plurals = [plural for _, plural in KIND_COLUMNS]
+    count_columns = ["events", *plurals, "agreements", "visits_hosted", "visits_made"]
+    from_rows = ", ".join(
+        ["1", *(f"h.kind = '{kind}'" for kind, _ in KIND_COLUMNS),
+         "h.agreements", "h.visits_hosted", "h.visits_made", "h.order_value_usd", "h.valid_from"]
+    )
+    from_checkpoint = ", ".join(f"c.{name}" for name in [*count_columns, "order_value_usd", "last_event_on"])
+    sums = ", ".join(f"sum(t.{name}) AS {name}" for name in count_columns)
+    live_at_k = "c.known_from <= b.k AND (c.known_to IS NULL OR c.known_to > b.k)"
+    return (
+        "WITH RECURSIVE "
+        + sql.BOUNDS.removeprefix("WITH ")
+        + """, b AS (SELECT v, k, substr(v, 1, 4) || '-01-01' AS year, substr(v, 1, 7) || '-01' AS month FROM bounds),
+every_key(country) AS (
+  SELECT min(country) FROM country_tallies_checkpoints WHERE coalesce(:country, '') = ''
+  UNION ALL
+  SELECT (SELECT min(c.country) FROM country_tallies_checkpoints AS c WHERE c.country > e.country)
+  FROM every_key AS e WHERE e.country IS NOT NULL
+),
+keys(country) AS (
+  SELECT :country WHERE coalesce(:country, '') <> ''
+  UNION ALL
+  SELECT country FROM every_key WHERE country IS NOT NULL
+),
+years AS (
+  SELECT keys.country, (
+    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    WHERE c.country = keys.country AND c.level = 'year' AND c.start <= b.year AND """
+        + live_at_k
+        + """
+    ORDER BY c.start DESC, c.known_from DESC LIMIT 1
+  ) AS checkpoint
+  FROM keys, b
+),
+months AS (
+  SELECT y.country, y.checkpoint, y.start AS year, (
+    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    WHERE c.country = y.country AND c.level = 'month' AND c.start > y.start AND c.start < date(y.start, '+1 year')
+      AND c.start <= b.month AND """
+        + live_at_k
+        + """
+    ORDER BY c.start DESC, c.known_from DESC LIMIT 1
+  ) AS month_checkpoint
+  FROM (SELECT years.*, c.start FROM years JOIN country_tallies_checkpoints AS c ON c.rowid = years.checkpoint) AS y, b
+),
+picked AS (
+  SELECT m.country, m.checkpoint, m.month_checkpoint, coalesce(c.start, m.year) AS start
+  FROM months AS m LEFT JOIN country_tallies_checkpoints AS c ON c.rowid = m.month_checkpoint
+),
+parts AS (
+  SELECT c.country, """
+        + from_checkpoint
+        + """
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid IN (p.checkpoint, p.month_checkpoint)
+  UNION ALL
+  SELECT h.country, """
+        + from_rows
+        + """
+  FROM picked AS p, b
+  JOIN country_tallies_history AS h ON h.country = p.country
+    AND h.valid_from >= p.start AND h.valid_from < date(p.start, '+1 month')
+  WHERE h.valid_from <= b.v AND h.known_from <= b.k AND (h.known_to IS NULL OR h.known_to > b.k)
+)
+SELECT t.country, """
+        + sums
+        + """, total(t.order_value_usd) AS order_value_usd,
+  max(t.last_event_on) AS last_event_on
+FROM parts AS t
+GROUP BY t.country
+HAVING sum(t.events) > 0
+ORDER BY t.country"""
+    )
+
+
+AS_OF_SQL = _as_of_sql()
+NOW_SQL = sql.current(", ".join((KEY_COLUMN, *TOTAL_COLUMNS)), NAME, KEY_COLUMN)
+
+COMMAND = Command(
+    name="tallies",
+    help="""Country tallies: events per kind, agreements, visits hosted and made, USD order value.
+
+    With COUNTRY, that country only (--json prints one object).
+    """,
+    key_help="One ISO 3166-1 alpha-2 code.",
+    key_metavar="[COUNTRY]",
+    key_names="country",
+    noun=("country", "countries"),
+    columns=(KEY_COLUMN, *TOTAL_COLUMNS),
+    one=True,
+    missing="no events involving '{key}'{when}",
+)
+
+CANNED_QUERY = CannedQuery(
+    name="country_tallies_on",
+    title="Country tallies on a date",
+    description_html=(
+        "<p>Event counts per country as of a date in <code>as_of</code> (YYYY, YYYY-MM or "
+        "YYYY-MM-DD; blank means no limit), optionally as the tracker knew them at "
+        "<code>known_at</code> (a date or a UTC timestamp; blank means as known now). "
+        "<code>country</code> (an ISO code such as UZ) narrows it to one country.</p>"
+    ),
+    sql=AS_OF_SQL,
+    parameters=("as_of", "known_at", "country"),
+)
+
+DATASETTE_TABLES = {
+    "country_tallies": {
+        "title": "Country tallies",
+        "description": "Counts of events per country as known now. A country involved in an event counts it once.",
+        "label_column": "country",
+        "sort_desc": "events",
+        "columns": {
+            "country": "ISO 3166-1 alpha-2 code (click for the country).",
+            "events": "Events involving the country.",
+            "visits": "Visits.",
+            "signings": "Signings.",
+            "mous": "Memoranda of understanding.",
+            "orders": "Orders.",
+            "forums": "Forums.",
+            "meetings": "Meetings.",
+            "summits": "Summit steps.",
+            "announcements": "Announcements.",
+            "milestones": "Project milestones.",
+            "figures": "Reported figures.",
+            "agreements": "Agreements signed (each signing's agreement_count, plus one per MoU).",
+            "visits_hosted": "Visits the country hosted.",
+            "visits_made": "Visits made by the country's officials.",
+            "order_value_usd": "Value of orders stated in US dollars (USD; other currencies are not converted).",
+            "last_event_on": "The day its latest event began (ISO date).",
+        },
+    },
+    "country_tallies_history": {
+        "title": "Country tallies history (bitemporal)",
+        "description": "The rows the country tallies are summed from, with world time (valid_from, valid_to) and "
+                       "knowledge time (known_from, known_to). Use the canned query \"Country tallies on a "
+                       "date\" to total them for a date.",
+        "facets": ["country", "kind"],
+        "columns": {
+            "country": "ISO 3166-1 alpha-2 code (click for the country).",
+            "valid_from": "The day the event began (world time); the row counts from then on.",
+            "valid_to": "Unused for tallies (contributions never expire in world time).",
+            "known_from": "When the tracker started counting this (UTC).",
+            "known_to": "When the tracker stopped counting it, after a correction or retraction (UTC; blank "
+                        "= still counts).",
+            "event": "The event that contributes the row.",
+            "seq": "The event's position in the log.",
+            "kind": "The event's kind (each row adds one to the kind's count).",
+            "agreements": "Agreements it adds (a signing's agreement_count, 1 for an MoU).",
+            "visits_hosted": "1 if it is a visit the country hosted.",
+            "visits_made": "1 if it is a visit the country's officials made.",
+            "order_value_usd": "Order value it adds, in US dollars (USD).",
+        },
+    },
+    "country_tallies_checkpoints": {
+        "title": "Country tallies checkpoints (bitemporal)",
+        "description": "Running totals that make \"country tallies on a date\" a few lookups. A 'year' row "
+                       "holds the totals of every event involving the country that began before the year's "
+                       "first day; a 'month' row those from the first day of its year to before the month's "
+                       "first day; each as the tracker said between known_from and known_to. A date's tallies "
+                       "are its year row, its month row and that month's rows in the country tallies history.",
+        "columns": {
+            "country": "ISO 3166-1 alpha-2 code (click for the country).",
+            "level": "'year' (totals before the year) or 'month' (totals from the year's start to before the "
+                     "month).",
+            "start": "The first day of the year or month (ISO date).",
+            "known_from": "When the tracker started saying this (UTC).",
+            "known_to": "When a late-recorded event, correction or retraction changed it (UTC; blank = still "
+                        "so).",
+            "events": "Events involving the country in the row's span.",
+            "visits": "Visits.",
+            "signings": "Signings.",
+            "mous": "MoUs.",
+            "orders": "Orders.",
+            "forums": "Forums.",
+            "meetings": "Meetings.",
+            "summits": "Summit steps.",
+            "announcements": "Announcements.",
+            "milestones": "Milestones.",
+            "figures": "Figures.",
+            "agreements": "Agreements (signings' agreement_count summed, plus MoUs).",
+            "visits_hosted": "Visits the country hosted.",
+            "visits_made": "Visits made by the country's officials.",
+            "order_value_usd": "Value of orders stated in US dollars.",
+            "last_event_on": "The day the latest of those events began (ISO date).",
+        },
+    },
+}
+
+#: Datasette links a country's tallies to the country, and a contribution to its event.
+FOREIGN_KEYS = {
+    "country_tallies": [("country", "countries", "code")],
+    "country_tallies_history": [("country", "countries", "code"), ("event", "effective_events", "id")],
+}
+MATERIALIZE: dict = {}
+PUBLISH_INDEXES: list = []

@@ -15,6 +15,9 @@ from typing import Any
 
 from events.models import MODELS
 
+from . import sql
+from .protocol import CannedQuery, Command
+
 NAME = "project_status"
 VERSION = 2
 SHAPE = "state"
@@ -25,6 +28,8 @@ FIELDS = ("kind", "project", "status", "project_name")
 KEY_FILTER = "project = ?"
 #: The key of an `effective_events` row as SQL (NULL or '': none), for folding every key in one query.
 KEY_SQL = "project"
+#: No index is needed while a full replay writes the rows.
+RUN_INDEXES: frozenset[str] = frozenset()
 
 SCHEMA = """
 CREATE TABLE project_status_history (
@@ -120,3 +125,98 @@ def extend(key: str, carry: tuple, event: dict[str, Any]):
     if last[0] == day:
         return None  # a same-day change: let fold() merge the day
     return (last,), ((last[0], day, *last[2:]), row), (new, row)
+
+
+# --- what the tracker asks and shows (see projections.protocol) ----------------------------
+
+NOW_SQL = sql.current("project, name, status, since, event", "projects", KEY_COLUMN)
+AS_OF_SQL = sql.keyed_or_all(
+    "h.project, h.name, h.status, h.since, h.status_event AS event", HISTORY, "", "project", KEY_COLUMN
+)
+
+COMMAND = Command(
+    name="status",
+    help="""Project status: each project's name, lifecycle status, since when, and the event that set it.
+
+    With PROJECT, that project only (--json prints one object).
+    """,
+    key_help="One project's slug.",
+    key_metavar="[PROJECT]",
+    key_names="project",
+    noun=("project", "projects"),
+    columns=("project", "name", "status", "since", "event"),
+    event_days=("since",),
+    one=True,
+    missing="no project '{key}'{when}: it does not appear until later",
+)
+
+CANNED_QUERY = CannedQuery(
+    name="project_status_on",
+    title="Project status on a date",
+    description_html=(
+        "<p>Every project's status as of a date in world time. Give <code>as_of</code> as YYYY, "
+        "YYYY-MM or YYYY-MM-DD (a partial date means the end of its period; blank means no "
+        "limit: everything up to now and anything already dated later). Optionally give "
+        "<code>known_at</code> (a date, meaning the end of that day UTC, or a timestamp such as "
+        "2025-01-15T10:30:00Z) to see what the tracker said at that moment, before any later "
+        "correction; blank means as known now. <code>project</code> (a slug) narrows it to one "
+        "project; blank means all.</p>"
+    ),
+    sql=AS_OF_SQL,
+    parameters=("as_of", "known_at", "project"),
+)
+
+DATASETTE_TABLES = {
+    "projects": {
+        "title": "Projects",
+        "description": "Every project, programme and summit the tracker follows, with its status now.",
+        "label_column": "name",
+        "sort": "project",
+        "facets": ["status"],
+        "columns": {
+            "project": "The project's slug.",
+            "name": "The project's human name (the latest one given).",
+            "status": "Its lifecycle status now (proposed, negotiating, agreed, committed, in_progress, "
+                      "completed, suspended, cancelled).",
+            "since": "The day the status took effect (ISO date).",
+            "event": "The event that put it in that status.",
+        },
+    },
+    "project_status_history": {
+        "title": "Project status history (bitemporal)",
+        "description": "Every status a project has had, with when it held in the world (valid_from to valid_to) "
+                       "and when the tracker said so (known_from to known_to). Use the canned query \"Project "
+                       "status on a date\" rather than reading this by hand.",
+        "sort": "project",
+        "facets": ["status", "project"],
+        "columns": {
+            "project": "The project's slug.",
+            "name": "The project's name at the time.",
+            "status": "The status it was in.",
+            "since": "The day the status took effect.",
+            "status_event": "The event that put the project in this status.",
+            "valid_from": "World time the row starts holding (ISO date, inclusive).",
+            "valid_to": "World time the row stops holding (exclusive; blank = still holds).",
+            "known_from": "When the tracker started saying this (UTC).",
+            "known_to": "When the tracker stopped saying this (UTC; blank = still says it).",
+            "event": "The event that opened the row (the latest event folded into it).",
+        },
+    },
+}
+
+#: Datasette links an event to its project, and a project to the event that set its status.
+FOREIGN_KEYS = {
+    "effective_events": [("project", "projects", "project")],
+    "projects": [("event", "effective_events", "id")],
+    "project_status_history": [("project", "projects", "project"), ("event", "effective_events", "id")],
+}
+#: In a built snapshot `projects` is a table, so that a project has a row page of its own.
+MATERIALIZE = {"projects": "project"}
+
+#: The `projects` view's WHERE: the current rows, a few percent of the history.
+CURRENT_ROWS = "known_to IS NULL AND valid_to IS NULL"
+#: The `projects` page's row count and status facet, which would otherwise read the whole history.
+PUBLISH_INDEXES = [
+    (HISTORY, ("status", "project"), CURRENT_ROWS),
+    (HISTORY, ("project",), CURRENT_ROWS),
+]

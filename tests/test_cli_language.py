@@ -74,7 +74,7 @@ def test_a_country_name_is_answered_with_its_code(cli):
 def test_a_bad_part_of_a_source_quotes_the_source_as_typed(cli):
     event = example("meeting")
     result = cli("log", "meeting", *as_options(event), "--source", "P | T | 2024-13-01")
-    assert errors_of(result) == ["--source 'P | T | 2024-13-01': the date '2024-13-01' is not a calendar date (YYYY-MM-DD)"]
+    assert errors_of(result) == ["--source 'P | T | 2024-13-01': the date '2024-13-01': month 13 does not exist (months are 01 to 12)"]
 
 
 def test_a_bad_amount_is_named_with_its_value(cli):
@@ -100,7 +100,7 @@ def test_every_problem_of_one_event_is_reported_at_once_one_line_each(cli, db):
         "--summary is required: one or two sentences in the tracker's own words",
         "--source 'P | T | 2024-06-12 | www.site.org/x': the fourth field is the URL and must start with "
         "http:// or https://: did you mean 'https://www.site.org/x'?",
-        "--source 'P | T | 2024-13-01': the date '2024-13-01' is not a calendar date (YYYY-MM-DD)",
+        "--source 'P | T | 2024-13-01': the date '2024-13-01': month 13 does not exist (months are 01 to 12)",
     ]
     assert not db.exists()  # nothing written, not even an empty log
 

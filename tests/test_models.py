@@ -110,7 +110,7 @@ def test_a_content_id_starts_with_the_first_day_and_the_kind():
         ({"occurred": "mid-2024"}, "use YYYY, YYYY-MM, YYYY-MM-DD, or an interval START/END"),
         ({"sources": []}, "field 'sources': is empty: at least one is required"),
         ({"sources": ...}, "field 'sources': is required"),
-        ({"sources": [{"publisher": "X", "title": "Y", "published": "2024-02-30"}]}, "field 'sources.0.published': '2024-02-30' is not a calendar date"),
+        ({"sources": [{"publisher": "X", "title": "Y", "published": "2024-02-30"}]}, "field 'sources.0.published': '2024-02-30': day 30 does not exist in February 2024, which has 29 days"),
         ({"sources": [{"publisher": "X", "title": "Y", "published": "2024-01-01", "url": "javascript:alert(1)"}]}, "is not an http(s) URL"),
         ({"summary": "   "}, "field 'summary': must not be empty"),
         ({"status": "committed"}, "status needs a project to apply to"),

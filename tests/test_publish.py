@@ -280,17 +280,17 @@ def test_build_known_at_leaves_out_later_events(built, tmp_path):
 def test_the_summit_timeline_page_lists_the_latest_steps_up_to_the_date(built):
     import sqlite3
 
-    from tracker.replay import queries
+    from projections import summit_timeline
 
     conn = sqlite3.connect(built[1])
     for params in ({"as_of": "", "known_at": "", "project": ""}, {"as_of": "2024-06", "known_at": "2024-08-01", "project": ""},
                    {"as_of": "", "known_at": "", "project": "korea-central-asia-summit"}):
-        everything = conn.execute(queries.SUMMIT_TIMELINE, params).fetchall()
+        everything = conn.execute(summit_timeline.AS_OF_SQL, params).fetchall()
         for limit in (1, 2, 1000):
-            assert conn.execute(queries._timeline_page_sql(limit), params).fetchall() == everything[-limit:]
+            assert conn.execute(summit_timeline.page_sql(limit), params).fetchall() == everything[-limit:]
     page = load_metadata()["databases"]["tracker"]["queries"]["summit_timeline_on"]
-    assert page["sql"] == queries.SUMMIT_TIMELINE_PAGE
-    assert f"{queries.TIMELINE_PAGE_ROWS} latest steps" in page["description_html"]
+    assert page["sql"] == summit_timeline.CANNED_QUERY.sql == summit_timeline.page_sql(summit_timeline.TIMELINE_PAGE_ROWS)
+    assert f"{summit_timeline.TIMELINE_PAGE_ROWS} latest steps" in page["description_html"]
 
 
 def test_query_pages_link_events_projects_and_countries(built):
@@ -305,7 +305,7 @@ def test_query_pages_link_events_projects_and_countries(built):
 
 
 def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
-    from tracker.publish.schema import INDEXES, index_name
+    from tracker.publish.schema import index_name, indexes
     from tracker.replay.engine import replay
 
     db = tmp_path / "full.db"
@@ -318,7 +318,7 @@ def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
 
     conn = sqlite3.connect(db)
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {index_name(*spec) for spec in INDEXES} <= names
+    assert {index_name(*spec) for spec in indexes()} <= names
     for sql in ("SELECT count(*) FROM projects", "SELECT status, count(*) FROM projects GROUP BY status"):
         plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "_current" in plan, plan  # the partial index of current rows, not the whole history

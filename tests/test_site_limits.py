@@ -149,7 +149,7 @@ def test_no_page_waits_while_another_process_holds_the_write_lock(db):
 
 
 def test_the_search_index_follows_a_full_replay(db):
-    from tracker.publish.schema import INDEXES, index_name
+    from tracker.publish.schema import index_name, indexes
     from tracker.replay.engine import replay
 
     live = datasette_for(db)
@@ -163,7 +163,7 @@ def test_the_search_index_follows_a_full_replay(db):
 
     run(live, scenario)
     names = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {index_name(*spec) for spec in INDEXES} <= names
+    assert {index_name(*spec) for spec in indexes()} <= names
 
 
 # --- 2. a memory ceiling, and a bound on what is returned -------------------------------------

@@ -205,8 +205,15 @@ def show(
     event_id: Annotated[str, typer.Argument(metavar="ID", help="The event's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """One event as logged, its corrections and retraction, and its effective form now."""
-    from tracker.log.amendments import Amendment, effective_form
+    """One event as logged, its corrections and retraction, and its effective form now.
+
+    For each correction in effect it says what changed (old → new), why, and on what
+    sources. With --json: `event`, `amendments`, `effective` (null when retracted),
+    `retracted`, and `corrections`: the corrections in effect, in log order, each with
+    `id`, `recorded_at`, `reason`, `sources` and `changes`, a list of
+    `{field, old, new}` (null for no value).
+    """
+    from tracker.log.amendments import Amendment, changes_made, effective_form, live_corrections
     from tracker.cli.output import emit_json
 
     with open_existing(ctx) as store:
@@ -215,12 +222,15 @@ def show(
             raise fail(f"no event with id '{event_id}'")
         amendments = store.amendments_of(event_id)
     history = [Amendment.from_record(a.record, a.seq, a.recorded_at) for a in amendments]
-    effective = effective_form(event.record, history) if event.kind not in ("correction", "retraction") else None
+    world = event.kind not in ("correction", "retraction")
+    effective = effective_form(event.record, history) if world else None
+    live = (live_corrections(event_id, history) or []) if world else []
     result = {
         "event": event.exported(),
         "amendments": [a.exported() for a in amendments],
         "effective": effective,
         "retracted": any(a.kind == "retraction" and a.target == event_id for a in history),
+        "corrections": changes_made(event.record, live),
     }
     if as_json:
         emit_json(result)
@@ -246,8 +256,50 @@ def show(
     if result["retracted"]:
         typer.echo("\nThis event is retracted: it counts nowhere.")
     elif amendments and effective is not None:
+        if result["corrections"]:
+            typer.echo("\nCorrections in effect, and what supports them:")
+            for correction in result["corrections"]:
+                typer.echo(correction_lines(correction))
         typer.echo("\nEffective now:")
         typer.echo(pretty(effective))
+
+
+def correction_lines(correction: dict) -> str:
+    """A correction in effect as `show` prints it: its id and reason, each change
+    old → new, and its sources (or that it gave none), every value safe to print."""
+    import orjson
+
+    from events.codes import visible
+
+    from tracker.cli.output import safe_json
+
+    def value(data, missing: str) -> str:
+        return missing if data is None else safe_json(orjson.dumps(data)).decode()
+
+    lines = [f"{visible(correction['id'])}: {visible(str(correction['reason'] or ''))}"]
+    for change in correction["changes"]:
+        lines.append(
+            f"  {visible(change['field'])}: {value(change['old'], '(none)')} → {value(change['new'], '(removed)')}"
+        )
+    for source in correction["sources"]:
+        lines.append(f"  source: {source_line(source)}")
+    if not correction["sources"]:
+        lines.append("  source: none given")
+    return "\n".join(lines)
+
+
+def source_line(source: dict) -> str:
+    """`Publisher, "Title", 2024-06, https://...`: a source on one line, safe to print."""
+    from events.codes import visible
+
+    parts = [
+        visible(str(source.get("publisher"))),
+        f'"{visible(str(source.get("title")))}"',
+        visible(str(source.get("published"))),
+    ]
+    if source.get("url"):
+        parts.append(visible(str(source["url"])))
+    return ", ".join(parts)
 
 
 SourceOption = Annotated[
@@ -268,7 +320,7 @@ def _amendment(ctx, kind: str, target_id: str, reason: str, sources: list[str] |
     except InputError as e:
         raise fail(str(e)) from None
     changes = extra.get("changes")
-    what = ", ".join(f"{k} → {v}" for k, v in changes.items()) if changes else "withdrawn"
+    what = ", ".join(f"{k} removed" if v is None else f"{k} → {v}" for k, v in changes.items()) if changes else "withdrawn"
     event = {
         "kind": kind,
         "target": target_id,

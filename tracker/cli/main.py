@@ -37,7 +37,8 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
 
     words = _command_words(argv) if argv is not None else []
     wanted = words[0] if words else None
-    names = {info.name or info.callback.__name__.rstrip("_") for info in app.registered_commands}
+    commands = _with_projection_commands(app.registered_commands)
+    names = {info.name or info.callback.__name__.rstrip("_") for info in commands}
     result = typer.Typer(
         name=app.info.name,
         help=app.info.help,
@@ -48,7 +49,7 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
     result.registered_callback = app.registered_callback
     result.registered_commands = [
         info
-        for info in app.registered_commands
+        for info in commands
         if wanted not in names or (info.name or info.callback.__name__.rstrip("_")) == wanted
     ]
     if wanted not in names:
@@ -58,6 +59,16 @@ def cli_app(argv: list[str] | None = None) -> typer.Typer:
         result.add_typer(log, name="log")
     result.registered_commands = [_reporting_info(info) for info in result.registered_commands]
     return result
+
+
+def _with_projection_commands(registered: list) -> list:
+    """The registered commands with a command for each registered projection (made from its
+    module's COMMAND) just before `replay`: made afresh each time, so a projection
+    registered with `projections.register` has its command."""
+    commands = list(registered)
+    at = next((i for i, info in enumerate(commands) if info.callback is state.replay), len(commands))
+    commands[at:at] = state.projection_commands()
+    return commands
 
 
 def _reporting_info(info):

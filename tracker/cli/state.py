@@ -1,4 +1,5 @@
-"""Commands that read the projections: status, tallies, timeline, replay."""
+"""Commands that read the projections (one per projection module: status, tallies, timeline,
+each made from the module's COMMAND), and replay."""
 
 from __future__ import annotations
 
@@ -60,14 +61,12 @@ def _when(bounds: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-#: Columns that hold the first day of the event named in the row's `event` column.
-DAY_OF_EVENT = ("since", "on")
-
-
 def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
-          occurred: dict[str, str] | None = None) -> None:
-    """JSON as the contract has it; or a table for people, where a day that is the first day
-    of its event's month or year shows as that month or year (`2024-06`, not `2024-06-01`)."""
+          occurred: dict[str, str] | None = None, *, columns: tuple[str, ...] = (),
+          event_days: tuple[str, ...] = ()) -> None:
+    """JSON as the contract has it (every column); or a table for people of `columns`, where a
+    day in `event_days` that is the first day of its event's month or year shows as that
+    month or year (`2024-06`, not `2024-06-01`)."""
     from events.dates import DateError, parse_occurred
 
     from tracker.cli.output import emit_json, emit_table
@@ -79,7 +78,7 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
     def shown(row: dict[str, Any], column: str) -> Any:
         value = row[column]
         entered = (occurred or {}).get(row.get("event") or "")
-        if column in DAY_OF_EVENT and entered and value:
+        if column in event_days and entered and value:
             first = entered.split("/")[0]  # an interval's start, at its own precision
             try:
                 span = parse_occurred(first)
@@ -89,81 +88,78 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
                 return first
         return value
 
-    columns = list(rows[0]) if rows else []
+    columns = columns if rows else ()
     emit_table(columns, ([shown(row, c) for c in columns] for row in rows), title=title)
 
 
-@app.command()
-def status(
-    ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Argument(metavar="[PROJECT]", help="One project's slug.")] = None,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Project status: each project's name, lifecycle status, since when, and the event that set it.
+# --- the projections' commands ------------------------------------------------------------
+#
+# Each projection module declares its command (COMMAND: name, key, help, columns); the
+# commands are made from those declarations whenever the app is assembled
+# (tracker.cli.main.cli_app), so a projection registered with `projections.register` has its
+# command too. They share the time options and --json, and answer with `_answer`.
 
-    With PROJECT, that project only (--json prints one object).
-    """
-    from tracker.replay.queries import project_status
 
-    from tracker.cli.names import project_slug
+def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, known_at: str | None,
+            as_json: bool) -> None:
+    """Print a projection's rows (one key's with `key`), now or as of/known at the bounds."""
+    from tracker.replay.queries import asker
 
+    from tracker.cli.names import UnknownName, country_code, project_slug
+
+    command = projection.COMMAND
     bounds = _bounds(as_of, known_at)
-    named = functools.partial(project_slug, option="PROJECT")
-    project, rows, occurred = _read(ctx, project_status, project, bounds, names=named, as_json=as_json)
-    if project and not rows:
-        raise fail(f"no project '{project}'{_when(bounds)}: it does not appear until later")
-    _emit(rows, bool(project), as_json, f"{counted(len(rows), 'project')}{_when(bounds)}", occurred)
+    names = None
+    if command.key_names == "country" and key is not None:  # no log needed: checked first
+        try:
+            key = country_code(key, command.key_label)
+        except UnknownName as e:
+            raise fail(str(e)) from None
+    elif command.key_names == "project":
+        names = functools.partial(project_slug, option=command.key_label)
+    key, rows, occurred = _read(ctx, asker(projection), key, bounds, names=names, as_json=as_json)
+    if key and not rows and command.missing:
+        raise fail(command.missing.format(key=key, when=_when(bounds)))
+    singular, plural = command.noun
+    _emit(rows, command.one and bool(key), as_json, f"{counted(len(rows), singular, plural)}{_when(bounds)}",
+          occurred, columns=command.columns, event_days=command.event_days)
 
 
-@app.command()
-def tallies(
-    ctx: typer.Context,
-    country: Annotated[Optional[str], typer.Argument(metavar="[COUNTRY]", help="One ISO 3166-1 alpha-2 code.")] = None,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Country tallies: events per kind, agreements, visits hosted and made, USD order value.
+def _command_info(projection) -> typer.models.CommandInfo:
+    """The typer command a projection's COMMAND declares: `tracker NAME [KEY] --as-of --known-at --json`."""
+    import inspect
 
-    With COUNTRY, that country only (--json prints one object).
-    """
-    from tracker.replay.queries import country_tallies
+    command = projection.COMMAND
+    if command.key_option:
+        key = typer.Option(command.key_option, help=command.key_help)
+    else:
+        key = typer.Argument(metavar=command.key_metavar, help=command.key_help)
+    parameter = inspect.Parameter
+    signature = inspect.Signature([
+        parameter("ctx", parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        parameter(projection.KEY_COLUMN, parameter.POSITIONAL_OR_KEYWORD, default=None,
+                  annotation=Annotated[Optional[str], key]),
+        parameter("as_of", parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=AsOf),
+        parameter("known_at", parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=KnownAt),
+        parameter("as_json", parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=JsonFlag),
+    ])
 
-    from tracker.cli.names import UnknownName, country_code
+    def run(ctx: typer.Context, **options: Any) -> None:
+        _answer(ctx, projection, options[projection.KEY_COLUMN], options["as_of"], options["known_at"],
+                options["as_json"])
 
-    bounds = _bounds(as_of, known_at)
-    try:
-        code = country_code(country, "COUNTRY") if country is not None else None
-    except UnknownName as e:
-        raise fail(str(e)) from None
-    _, rows, occurred = _read(ctx, country_tallies, code, bounds, as_json=as_json)
-    if code and not rows:
-        raise fail(f"no events involving '{code}'{_when(bounds)}")
-    _emit(rows, bool(code), as_json, f"{counted(len(rows), 'country', 'countries')}{_when(bounds)}", occurred)
+    run.__signature__ = signature
+    run.__annotations__ = {name: p.annotation for name, p in signature.parameters.items()}
+    run.__name__ = run.__qualname__ = command.name.replace("-", "_")
+    run.__doc__ = command.help
+    return typer.models.CommandInfo(name=command.name, callback=run, help=command.help)
 
 
-@app.command()
-def timeline(
-    ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Option("--project", help="Only this summit project.")] = None,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The summit timeline: every event about a summit project, with the project's status after it."""
-    from tracker.replay.queries import summit_timeline
+def projection_commands() -> list[typer.models.CommandInfo]:
+    """A command for every registered projection, in the order they are registered."""
+    import projections
 
-    from tracker.cli.names import project_slug
-
-    bounds = _bounds(as_of, known_at)
-    _, rows, occurred = _read(ctx, summit_timeline, project, bounds, names=project_slug, as_json=as_json)
-    if as_json:
-        _emit(rows, False, True, "")
-        return
-    shown = [{k: v for k, v in row.items() if k not in ("kind", "occurred")} for row in rows]
-    _emit(shown, False, False, f"{counted(len(rows), 'timeline entry', 'timeline entries')}{_when(bounds)}", occurred)
+    return [_command_info(p) for p in projections.PROJECTIONS]
 
 
 @app.command()

@@ -23,7 +23,7 @@ from events.identity import NestingError, duplicate_key
 from events.models import Amount, Location, Source, Value, inner_type, shown
 from events.problems import problems
 
-SOURCE_FORM = "'PUBLISHER | TITLE | YYYY-MM-DD [| URL [| AUTHOR]]'"
+SOURCE_FORM = "'PUBLISHER | TITLE | YYYY[-MM[-DD]] [| URL [| AUTHOR]]'"
 VALUE_FORM = "'AMOUNT CURRENCY', e.g. '196000000 USD' or '1.5e9 USD'"
 LOCATION_FORM = "'PLACE @ LAT, LON', e.g. 'Astana @ 51.1694, 71.4491'"
 

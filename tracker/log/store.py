@@ -23,7 +23,7 @@ from events.identity import canonical_json
 from events.models import AMENDMENT_KINDS, MODELS
 from events.problems import explain
 
-from tracker.log.amendments import Amendment, apply_corrections
+from tracker.log.amendments import Amendment, apply_corrections, live_corrections
 from tracker.log.connection import DEFAULT_DB, connect, connect_readonly, rollback
 from tracker.log.preparing import (
     GENESIS,
@@ -84,6 +84,30 @@ class StoredEvent:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+_AMENDING = (
+    "SELECT seq, recorded_at, prev_hash, hash, body FROM events WHERE kind IN ('correction', 'retraction')"
+    " AND json_extract(body, '$.target') = ? AND seq <= ?"
+)
+
+
+def amendments_of(conn: sqlite3.Connection, event_id: str, *, up_to_seq: int | None = None) -> list[StoredEvent]:
+    """The event's corrections and retractions (logged up to `up_to_seq`, if given) and the
+    retractions of those corrections, in log order: what its effective form is made of.
+
+    One function for the store (`show`, checking a new amendment) and the replay engine.
+    """
+    bound = (1 << 62) if up_to_seq is None else up_to_seq
+    found = [_stored(row) for row in conn.execute(_AMENDING, (event_id, bound))]
+    for correction in [e.id for e in found if e.kind == "correction"]:
+        found += [_stored(row) for row in conn.execute(_AMENDING, (correction, bound))]
+    return sorted(found, key=lambda e: e.seq)
+
+
+def _stored(row: tuple) -> StoredEvent:
+    seq, recorded_at, prev_hash, hash_, body = row
+    return StoredEvent(seq, recorded_at, prev_hash, hash_, orjson.loads(body))
 
 
 class EventStore:
@@ -186,9 +210,7 @@ class EventStore:
         ).fetchone()
         return tuple(row) if row else (0, GENESIS, None)  # type: ignore[return-value]
 
-    def _stored(self, row: tuple) -> StoredEvent:
-        seq, recorded_at, prev_hash, hash_, body = row
-        return StoredEvent(seq, recorded_at, prev_hash, hash_, orjson.loads(body))
+    _stored = staticmethod(_stored)
 
     _COLUMNS = "seq, recorded_at, prev_hash, hash, body"
 
@@ -198,21 +220,9 @@ class EventStore:
         ).fetchone()
         return self._stored(row) if row else None
 
-    def _amending(self, target_ids: list[str]) -> list[StoredEvent]:
-        marks = ",".join("?" * len(target_ids))
-        rows = self.conn.execute(
-            f"SELECT {self._COLUMNS} FROM events WHERE kind IN ('correction', 'retraction')"
-            f" AND json_extract(body, '$.target') IN ({marks})",
-            target_ids,
-        ).fetchall()
-        return [self._stored(row) for row in rows]
-
-    def amendments_of(self, event_id: str) -> list[StoredEvent]:
+    def amendments_of(self, event_id: str, *, up_to_seq: int | None = None) -> list[StoredEvent]:
         """Corrections and retractions of an event, and retractions of those corrections, in log order."""
-        direct = self._amending([event_id])
-        corrections = [a.id for a in direct if a.kind == "correction"]
-        indirect = self._amending(corrections) if corrections else []
-        return sorted(direct + indirect, key=lambda e: e.seq)
+        return amendments_of(self.conn, event_id, up_to_seq=up_to_seq)
 
     def iter_events(self, *, after_seq: int = 0, known_at: str | None = None) -> Iterator[StoredEvent]:
         """Every event in log order, optionally only those recorded by `known_at`."""
@@ -484,7 +494,7 @@ class EventStore:
         if target_id in retracted:
             raise LogError(f"'{target_id}' was already retracted", line)
         if record["kind"] == "correction":
-            live = [a for a in history if a.kind == "correction" and a.id not in retracted]
+            live = live_corrections(target_id, history) or []
             corrected = apply_corrections(target, [a.changes for a in live] + [record["changes"]])
             try:
                 MODELS[target["kind"]].model_validate(corrected)

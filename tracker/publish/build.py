@@ -16,26 +16,42 @@ from typing import Any
 from tracker.publish.schema import _columns, _tables, prepare
 from tracker.replay.search import FTS_COLUMNS
 
-#: Foreign keys a built database declares, so Datasette links event → project → countries.
-FOREIGN_KEYS: dict[str, list[tuple[str, str, str]]] = {
-    "effective_events": [("project", "projects", "project")],
+#: Foreign keys a built database declares on the engine's own tables, so Datasette links
+#: an event's countries; each projection declares its own (its FOREIGN_KEYS).
+OWN_FOREIGN_KEYS: dict[str, list[tuple[str, str, str]]] = {
     "event_countries": [("event", "effective_events", "id"), ("country", "countries", "code")],
-    "projects": [("event", "effective_events", "id")],
-    "project_status_history": [("project", "projects", "project"), ("event", "effective_events", "id")],
-    "country_tallies": [("country", "countries", "code")],
-    "country_tallies_history": [("country", "countries", "code"), ("event", "effective_events", "id")],
-    "summit_timeline": [("project", "projects", "project"), ("event", "effective_events", "id")],
-    "summit_timeline_history": [("project", "projects", "project"), ("event", "effective_events", "id")],
 }
 
 
-def _with_foreign_keys(conn: sqlite3.Connection, table: str, sql: str) -> str:
+def foreign_keys() -> dict[str, list[tuple[str, str, str]]]:
+    """Every foreign key a built database declares, by table: the engine's, then each
+    registered projection's (event → project → countries)."""
+    import projections
+
+    found: dict[str, list[tuple[str, str, str]]] = {t: list(keys) for t, keys in OWN_FOREIGN_KEYS.items()}
+    for p in projections.PROJECTIONS:
+        for table, keys in p.FOREIGN_KEYS.items():
+            have = found.setdefault(table, [])
+            have += [tuple(k) for k in keys if tuple(k) not in have]
+    return found
+
+
+def materialize() -> dict[str, str | None]:
+    """Views a built database holds as tables (a snapshot needs no view), keyed so that rows
+    have pages of their own and foreign keys can point at them: view → primary key. Each
+    projection names its own (its MATERIALIZE)."""
+    import projections
+
+    return {view: key for p in projections.PROJECTIONS for view, key in p.MATERIALIZE.items()}
+
+
+def _with_foreign_keys(conn: sqlite3.Connection, table: str, sql: str, fkeys: dict) -> str:
     have = set(_columns(conn, table))
     tables = _tables(conn)
     declared = {r[3] for r in conn.execute(f'PRAGMA foreign_key_list("{table}")')}
     clauses = [
         f'FOREIGN KEY ("{col}") REFERENCES "{parent}" ("{key}")'
-        for col, parent, key in FOREIGN_KEYS.get(table, [])
+        for col, parent, key in fkeys.get(table, [])
         if col in have and parent in tables and col not in declared
     ]
     if not clauses:
@@ -44,17 +60,11 @@ def _with_foreign_keys(conn: sqlite3.Connection, table: str, sql: str) -> str:
     return sql[:close].rstrip() + ",\n    " + ",\n    ".join(clauses) + "\n" + sql[close:]
 
 
-#: Views a built database holds as tables (a snapshot needs no view), keyed so that rows
-#: have pages of their own and foreign keys can point at them: view → primary key.
-MATERIALIZE = {"projects": "project", "summit_timeline": None}
-
-
-def _materialize(src: sqlite3.Connection, out: sqlite3.Connection, view: str) -> None:
+def _materialize(src: sqlite3.Connection, out: sqlite3.Connection, view: str, pk: str | None, fkeys: dict) -> None:
     cols = _columns(src, view)
-    pk = MATERIALIZE[view]
     defs = [f'"{c}"' + (" TEXT PRIMARY KEY" if c == pk else "") for c in cols]
     sql = f'CREATE TABLE "{view}" (\n    ' + ",\n    ".join(defs) + "\n)"
-    out.execute(_with_foreign_keys(src, view, sql))
+    out.execute(_with_foreign_keys(src, view, sql, fkeys))
     quoted = ", ".join(f'"{c}"' for c in cols)
     rows = src.execute(f'SELECT {quoted} FROM "{view}" ORDER BY {quoted}').fetchall()
     out.executemany(f'INSERT INTO "{view}" ({quoted}) VALUES ({", ".join("?" * len(cols))})', rows)
@@ -62,6 +72,7 @@ def _materialize(src: sqlite3.Connection, out: sqlite3.Connection, view: str) ->
 
 def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
     """Copy every object into a fresh file in a fixed order, declaring foreign keys."""
+    fkeys, views = foreign_keys(), materialize()
     out = sqlite3.connect(out_path, isolation_level=None)
     try:
         out.execute("PRAGMA journal_mode = DELETE")
@@ -79,7 +90,7 @@ def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
             if name in virtual:
                 out.execute(sql)
                 continue
-            out.execute(_with_foreign_keys(src, name, sql))
+            out.execute(_with_foreign_keys(src, name, sql, fkeys))
             cols = ", ".join(f'"{c}"' for c in _columns(src, name))
             # Rows go in in their stored order (rowid, or the key of a WITHOUT ROWID table): the
             # replay engine writes the same rows in the same order from the same log.
@@ -93,10 +104,10 @@ def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
             while batch := rows.fetchmany(5000):
                 out.executemany(f'INSERT INTO "{name}" ({cols}) VALUES ({marks})', batch)
         for type_, name, _, sql in objects:
-            if type_ == "view" and name in MATERIALIZE:
-                _materialize(src, out, name)
+            if type_ == "view" and name in views:
+                _materialize(src, out, name, views[name], fkeys)
         for type_, name, _, sql in objects:
-            if type_ == "index" or (type_ == "view" and name not in MATERIALIZE) or type_ == "trigger":
+            if type_ == "index" or (type_ == "view" and name not in views) or type_ == "trigger":
                 out.execute(sql)
         if "events_fts" in virtual:
             out.execute(

@@ -24,7 +24,7 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from tracker.publish.schema import DB_NAME, INDEXES, ensure_indexes, index_name
+from tracker.publish.schema import DB_NAME, ensure_indexes, index_name, indexes
 from tracker.replay.search import FTS_TRIGGERS, ensure_search
 
 #: Columns that name a row elsewhere: column → (table, key column).
@@ -173,9 +173,9 @@ def needs_repair(conn: sqlite3.Connection) -> bool:
     triggers = {name for type_, name, table in rows if type_ == "trigger" and table == "effective_events"}
     if not set(FTS_TRIGGERS) <= triggers:
         return True
-    indexes = {name for type_, name, _ in rows if type_ == "index"}
-    for table, cols, where in INDEXES:
-        if table in tables and index_name(table, cols, where) not in indexes:
+    present = {name for type_, name, _ in rows if type_ == "index"}
+    for table, cols, where in indexes():
+        if table in tables and index_name(table, cols, where) not in present:
             columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
             if set(cols) <= columns:
                 return True

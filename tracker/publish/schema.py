@@ -36,21 +36,24 @@ LOG_HEAD_VIEW = """CREATE VIEW IF NOT EXISTS log_head AS
 SELECT seq, hash, recorded_at, 'tracker verify --head ' || seq || ':' || hash AS verify_with
 FROM events ORDER BY seq DESC LIMIT 1"""
 
-#: Indexes the Datasette pages need at a million events, beyond the replay engine's own:
-#: facets on status and countries, the Atom feed's newest-first order, and the `projects`
-#: view (the current rows of the status history: a few percent of it), whose row count
-#: and status facet would otherwise read the whole history. Each is (table, columns,
-#: WHERE of a partial index or None); the replay engine drops them with its tables, and
-#: `ensure_indexes` puts them back.
-CURRENT_PROJECT_ROWS = "known_to IS NULL AND valid_to IS NULL"  # the `projects` view's WHERE
-INDEXES = [
+#: Indexes the Datasette pages need at a million events, beyond the replay engine's own, on
+#: the engine's tables: facets on status and countries, the Atom feed's newest-first order.
+#: Each is (table, columns, WHERE of a partial index or None); the replay engine drops them
+#: with its tables, and `ensure_indexes` puts them back. `indexes()` adds each projection's
+#: (its PUBLISH_INDEXES: the `projects` view's, for one).
+OWN_INDEXES = [
     ("effective_events", ("status",), None),
     ("effective_events", ("kind", "status"), None),
     ("effective_events", ("countries",), None),
     ("effective_events", ("recorded_at",), None),
-    ("project_status_history", ("status", "project"), CURRENT_PROJECT_ROWS),
-    ("project_status_history", ("project",), CURRENT_PROJECT_ROWS),
 ]
+
+
+def indexes() -> list[tuple[str, tuple[str, ...], str | None]]:
+    """Every index publishing keeps: its own, then each registered projection's."""
+    import projections
+
+    return [*OWN_INDEXES, *(tuple(spec) for p in projections.PROJECTIONS for spec in p.PUBLISH_INDEXES)]
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -66,9 +69,9 @@ def index_name(table: str, cols: tuple[str, ...], where: str | None) -> str:
 
 
 def ensure_indexes(conn: sqlite3.Connection) -> None:
-    """Create the indexes in INDEXES that are missing (after a full replay, all of them)."""
+    """Create the indexes of `indexes()` that are missing (after a full replay, all of them)."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for table, cols, where in INDEXES:
+    for table, cols, where in indexes():
         if table in tables and set(cols) <= set(_columns(conn, table)):
             quoted = ", ".join(f'"{c}"' for c in cols)
             partial = f" WHERE {where}" if where else ""

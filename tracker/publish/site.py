@@ -20,9 +20,9 @@ from tracker.publish.schema import DB_NAME
 
 # --- SQL --------------------------------------------------------------------------------
 #
-# The three as-of canned queries are the replay engine's own SQL (tracker.replay.queries.CANNED):
-# plain SQL taking :as_of and :known_at as people type them, blank meaning no bound, so
-# `datasette publish` serves them without this package.
+# Each projection's canned query is its module's own SQL (CANNED_QUERY, which the command
+# line shares): plain SQL taking :as_of and :known_at as people type them, blank meaning no
+# bound, so `datasette publish` serves it without this package.
 
 #: Projects by status on the dashboard, as of the dashboard's date filter (blank = now).
 PROJECTS_BY_STATUS = """SELECT h.status, count(*) AS projects
@@ -45,14 +45,49 @@ def metadata_text() -> str:
     return (files("tracker") / "metadata.yml").read_text(encoding="utf-8")
 
 
-def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
-    """The Datasette metadata, with its SQL filled in, for a database served as `db_name`."""
-    from tracker.replay.queries import CANNED
+def projection_tables() -> dict[str, dict[str, Any]]:
+    """Datasette's metadata for every registered projection's tables (their DATASETTE_TABLES)."""
+    import projections
 
+    return {
+        name: copy.deepcopy(dict(entry))
+        for p in projections.PROJECTIONS
+        for name, entry in p.DATASETTE_TABLES.items()
+    }
+
+
+def projection_queries() -> dict[str, dict[str, Any]]:
+    """Every registered projection's canned query (its CANNED_QUERY), as Datasette's metadata."""
+    import projections
+
+    return {p.CANNED_QUERY.name: p.CANNED_QUERY.metadata() for p in projections.PROJECTIONS}
+
+
+def _placed(entries: dict[str, Any] | None, declared: dict[str, Any], what: str) -> dict[str, Any]:
+    """metadata.yml's `entries` with the projections' `declared` ones put in: each in the place
+    an empty entry of its name keeps, or else after the others. An empty entry no registered
+    projection fills is left out; a projection's entry metadata.yml also writes out is an error
+    (the module is the one place it is described)."""
+    placed: dict[str, Any] = {}
+    for name, entry in (entries or {}).items():
+        if entry is None:
+            if name in declared:
+                placed[name] = declared[name]
+        elif name in declared:
+            raise ValueError(f"metadata.yml describes the {what} {name!r}, which its projection module declares")
+        else:
+            placed[name] = entry
+    placed.update((name, entry) for name, entry in declared.items() if name not in placed)
+    return placed
+
+
+def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
+    """The Datasette metadata, with the projections' tables and canned queries filled in,
+    for a database served as `db_name`."""
     metadata = yaml.safe_load(metadata_text())
-    for name, query in metadata["databases"][DB_NAME].get("queries", {}).items():
-        if query.get("sql", "").strip() == "{{ tracker.replay.queries.CANNED }}":
-            query["sql"] = CANNED[name]
+    database = metadata["databases"][DB_NAME]
+    database["tables"] = _placed(database.get("tables"), projection_tables(), "table")
+    database["queries"] = _placed(database.get("queries"), projection_queries(), "canned query")
     charts = metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     charts["projects-by-status"]["query"] = PROJECTS_BY_STATUS
     if db_name != DB_NAME:

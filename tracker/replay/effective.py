@@ -9,7 +9,6 @@ row per effective form (searchable columns beside the canonical JSON) and
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
@@ -17,7 +16,6 @@ import orjson
 from events.dates import iso_span
 from events.models import MODELS
 
-from tracker.log.amendments import Amendment
 
 COLUMNS = (
     "id", "seq", "kind", "occurred", "occurred_start", "occurred_end", "recorded_at", "summary",
@@ -63,24 +61,3 @@ def compact(form: dict[str, Any], seq: int, fields: tuple[str, ...]) -> dict[str
 
 def world_order(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["occurred_start"], event["occurred_end"], event["seq"])
-
-
-_AMENDMENTS_OF = (
-    "SELECT seq, recorded_at, body FROM events WHERE kind IN ('correction', 'retraction')"
-    " AND json_extract(body, '$.target') = ? AND seq <= ?"
-)
-
-
-def amendments_of(conn: sqlite3.Connection, event_id: str, up_to_seq: int) -> list[Amendment]:
-    """The event's corrections and retractions logged up to `up_to_seq`, and the
-    retractions of those corrections, in log order."""
-    found = [
-        Amendment.from_record(orjson.loads(b), s, r)
-        for s, r, b in conn.execute(_AMENDMENTS_OF, (event_id, up_to_seq))
-    ]
-    for correction in [a for a in found if a.kind == "correction"]:
-        found += [
-            Amendment.from_record(orjson.loads(b), s, r)
-            for s, r, b in conn.execute(_AMENDMENTS_OF, (correction.id, up_to_seq))
-        ]
-    return sorted(found, key=lambda a: a.seq)

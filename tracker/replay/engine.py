@@ -32,7 +32,8 @@ import orjson
 
 from events.dates import iso_span
 
-from tracker.log.amendments import effective_form
+from tracker.log.amendments import Amendment, effective_form, live_corrections
+from tracker.log.store import amendments_of
 from tracker.replay import effective
 from tracker.replay.checkpoints import (
     STATE_TABLE,
@@ -111,9 +112,11 @@ class _Run:
         world_seq, world_recorded, world_body = conn.execute(
             "SELECT seq, recorded_at, body FROM events WHERE id = ?", (world_id,)
         ).fetchone()
-        amendments = effective.amendments_of(conn, world_id, seq)
-        retracted = {a.target for a in amendments if a.kind == "retraction"}
-        corrected = any(a.kind == "correction" and a.id not in retracted for a in amendments)
+        amendments = [
+            Amendment.from_record(e.record, e.seq, e.recorded_at)
+            for e in amendments_of(conn, world_id, up_to_seq=seq)
+        ]
+        corrected = bool(live_corrections(world_id, amendments))
         new = effective_form(orjson.loads(world_body), amendments)
         row = conn.execute("SELECT body FROM effective_events WHERE id = ?", (world_id,)).fetchone()
         old = orjson.loads(row[0]) if row else None

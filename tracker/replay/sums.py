@@ -66,8 +66,8 @@ class SumFold:
         self.p = p = projection
         self.name = p.NAME
         self.full = full
-        self.count = p.TOTAL_COLUMNS.index(getattr(p, 'COUNT_COLUMN', p.TOTAL_COLUMNS[0]))  # TODO
-        self.latest = p.TOTAL_COLUMNS.index(getattr(p, 'LATEST_COLUMN', p.TOTAL_COLUMNS[-1]))
+        self.count = p.TOTAL_COLUMNS.index(p.COUNT_COLUMN)
+        self.latest = p.TOTAL_COLUMNS.index(p.LATEST_COLUMN)
         self.rows: list[tuple] = []  # contribution rows waiting to be written
         self.totals: dict[str, list] = {}
         self.cps: dict[str, _KeyCheckpoints] = {}

@@ -50,15 +50,23 @@ CREATE INDEX event_countries_event ON event_countries (event);
 #: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
 #: emptying it row by row costs more than building it (it re-reads every old document).
 SEARCH_INDEX = "events_fts"
-#: Indexes a full replay needs while it runs (amendments find an event's contribution rows);
-#: every other secondary index is built in bulk once the rows are in.
-RUN_INDEXES = {"country_tallies_history_seq"}
 
 
-def projections():
-    from projections import PROJECTIONS
+def projections() -> tuple:
+    """Every registered projection module, in the order the engine runs them: the state
+    projections, then the sums, each in the order registered (`projections.PROJECTIONS`,
+    read at each call, so that one added with `projections.register` is replayed too)."""
+    import projections
 
-    return PROJECTIONS
+    registered = projections.PROJECTIONS
+    return (*(p for p in registered if p.SHAPE != "sum"), *(p for p in registered if p.SHAPE == "sum"))
+
+
+def run_indexes() -> set[str]:
+    """Indexes a full replay needs while it runs (each projection's RUN_INDEXES, e.g. for
+    amendments to find an event's contribution rows); every other secondary index is
+    built in bulk once the rows are in."""
+    return {name for p in projections() for name in p.RUN_INDEXES}
 
 
 _CREATED = re.compile(r"CREATE\s+(TABLE|VIEW|INDEX)\s+(\w+)", re.IGNORECASE)
@@ -80,13 +88,14 @@ def _drop_and_create(conn: sqlite3.Connection) -> list[str]:
                 conn.execute(f"DROP {kind} IF EXISTS {name}")
     conn.execute(f"DROP TABLE IF EXISTS {SEARCH_INDEX}")
     deferred = []
+    run = run_indexes()
     for schema in _all_schemas():
         # one statement at a time: executescript() would COMMIT the open transaction
         for statement in schema.split(";"):
             if not statement.strip():
                 continue
             created = _objects(statement)
-            if created and created[0][0] == "INDEX" and created[0][1] not in RUN_INDEXES:
+            if created and created[0][0] == "INDEX" and created[0][1] not in run:
                 deferred.append(statement)
             else:
                 conn.execute(statement)
