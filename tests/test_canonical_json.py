@@ -15,7 +15,8 @@ import pytest
 from events.identity import canonical_json
 from tracker.log.bundled import record_path
 from tracker.log.importing import import_file
-from tracker.log.preparing import GENESIS, TOGETHER_FROM, prepare, prepare_batch
+from tracker.log.preparing import GENESIS, prepare, prepare_batch
+from tracker.log.tuning import TOGETHER_FROM
 
 RECORDED_AT = "2025-01-31T09:00:00.000000Z"
 

@@ -15,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from events.models import MODELS
+from events.problems import explain
+
 
 @dataclass(frozen=True)
 class Amendment:
@@ -145,3 +150,27 @@ def effective_form(
     if not live:
         return record
     return with_provenance(apply_corrections(record, [a.changes for a in live]), live)
+
+
+def amendment_problem(record: dict[str, Any], target: dict[str, Any], history: list[Amendment]) -> str | None:
+    """Why the log refuses the correction or retraction `record` of `target`, or None.
+
+    `history` is the target's amendments so far. A retraction cannot be amended, a
+    correction is not corrected (retract it and record a new one), nothing is retracted
+    twice, and a correction must leave its target a valid event of its kind.
+    """
+    target_id = record["target"]
+    if target["kind"] == "retraction":
+        return f"'{target_id}' is a retraction; a retraction cannot be amended"
+    if target["kind"] == "correction" and record["kind"] == "correction":
+        return f"'{target_id}' is a correction; correct its target instead, or retract it and record a new one"
+    live = live_corrections(target_id, history)
+    if live is None:
+        return f"'{target_id}' was already retracted"
+    if record["kind"] == "correction":
+        corrected = apply_corrections(target, [a.changes for a in live] + [record["changes"]])
+        try:
+            MODELS[target["kind"]].model_validate(corrected)
+        except ValidationError as e:
+            return f"the correction would make '{target_id}' invalid: {explain(e)}"
+    return None

@@ -22,7 +22,6 @@ from events.models import to_record, validate_event
 from events.problems import explain
 
 from tracker.log.tuning import AUTOMATIC, Tuning
-from tracker.log.tuning import TOGETHER_FROM as TOGETHER_FROM  # prepare_batch's threshold, known here too
 
 GENESIS = "0" * 64
 DEFAULT_DB = "tracker.db"
@@ -277,3 +276,22 @@ def _batches(items: Iterable[Any], tuning: Tuning = AUTOMATIC) -> Iterator[Prepa
             waiting = []
     if waiting:
         yield prepare_batch(waiting, tuning=tuning)
+
+
+def check_restore(log_fields: dict, seq: int, head_hash: str, digest: str, line: int | None) -> None:
+    """An exported line restores only where it continues the chain, and only unaltered."""
+    if "seq" in log_fields and log_fields["seq"] != seq + 1:
+        raise LogError(
+            f"seq {log_fields['seq']} does not follow the log's last seq {seq}; "
+            "an exported log restores only into the log it continues (or an empty one)",
+            line,
+        )
+    if log_fields.get("prev_hash") != head_hash:
+        raise LogError(
+            "prev_hash does not continue this log's chain; an exported log restores only "
+            "into the log it continues (or an empty one); drop the seq, recorded_at, "
+            "prev_hash and hash fields to append its events as new ones",
+            line,
+        )
+    if log_fields["hash"] != digest:
+        raise LogError("hash does not match the event's content: the file was altered", line)

@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from events.identity import canonical_json
-from events.models import AMENDMENT_KINDS, MODELS
-from events.problems import explain
+from events.models import AMENDMENT_KINDS
 
-from tracker.log.amendments import Amendment, apply_corrections, live_corrections
+from tracker.log.amendments import Amendment, amendment_problem
 from tracker.log.connection import DEFAULT_DB, connect, connect_readonly, rollback
 from tracker.log.preparing import (
     GENESIS,
     LogError,
     PreparedBatch,
     _batches,
+    check_restore,
     utc_now,
 )
 from tracker.log.schema import (
@@ -395,7 +394,7 @@ class EventStore:
             # chain_hash, inlined: this is the hot loop of an import
             digest = sha256(f"{head_hash}\n{stamp}\n{body}".encode()).hexdigest()
             if restores and position in restores:
-                self._check_restore(restores[position], seq, head_hash, digest, batch.line(position))
+                check_restore(restores[position], seq, head_hash, digest, batch.line(position))
             if stamp < last_time:
                 raise LogError(
                     f"recorded_at {stamp} is earlier than the log's last event "
@@ -444,23 +443,6 @@ class EventStore:
             bodies[event_id] = body if isinstance(body, str) else body.decode()
         return bodies
 
-    def _check_restore(self, log_fields, seq, head_hash, digest, line) -> None:
-        if "seq" in log_fields and log_fields["seq"] != seq + 1:
-            raise LogError(
-                f"seq {log_fields['seq']} does not follow the log's last seq {seq}; "
-                "an exported log restores only into the log it continues (or an empty one)",
-                line,
-            )
-        if log_fields.get("prev_hash") != head_hash:
-            raise LogError(
-                "prev_hash does not continue this log's chain; an exported log restores only "
-                "into the log it continues (or an empty one); drop the seq, recorded_at, "
-                "prev_hash and hash fields to append its events as new ones",
-                line,
-            )
-        if log_fields["hash"] != digest:
-            raise LogError("hash does not match the event's content: the file was altered", line)
-
     def _lookup(self, event_id: str, pending: dict[str, str]) -> dict[str, Any] | None:
         if event_id in pending:
             return orjson.loads(pending[event_id])
@@ -470,7 +452,7 @@ class EventStore:
     def _check_amendment(
         self, record: dict, line: int | None, pending: dict[str, str], amending: dict[str, list[str]]
     ) -> None:
-        """A correction must leave its target a valid event; neither may hit a missing event.
+        """Refuse an amendment the rules of `amendment_problem` refuse.
 
         `pending` holds this batch's events so far (not yet in the table) by id, and
         `amending` its amendments by target.
@@ -482,25 +464,6 @@ class EventStore:
         history = [
             Amendment.from_record(e.record, e.seq) for e in self.amendments_of(target_id)
         ] + [Amendment.from_record(orjson.loads(body), None) for body in amending.get(target_id, ())]
-        retracted = {a.target for a in history if a.kind == "retraction"}
-        if target["kind"] == "retraction":
-            raise LogError(f"'{target_id}' is a retraction; a retraction cannot be amended", line)
-        if target["kind"] == "correction" and record["kind"] == "correction":
-            raise LogError(
-                f"'{target_id}' is a correction; correct its target instead, "
-                "or retract it and record a new one",
-                line,
-            )
-        if target_id in retracted:
-            raise LogError(f"'{target_id}' was already retracted", line)
-        if record["kind"] == "correction":
-            live = live_corrections(target_id, history) or []
-            corrected = apply_corrections(target, [a.changes for a in live] + [record["changes"]])
-            try:
-                MODELS[target["kind"]].model_validate(corrected)
-            except ValidationError as e:
-                raise LogError(
-                    f"the correction would make '{target_id}' invalid: {explain(e)}", line
-                ) from None
-
-
+        problem = amendment_problem(record, target, history)
+        if problem:
+            raise LogError(problem, line)

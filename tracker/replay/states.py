@@ -30,7 +30,7 @@ QUEUE = "temp.replay_feed"
 def open_queue(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {QUEUE}")
     conn.execute(
-        f"CREATE TEMP TABLE replay_feed (n INTEGER PRIMARY KEY, projection TEXT, key TEXT,"
+        "CREATE TEMP TABLE replay_feed (n INTEGER PRIMARY KEY, projection TEXT, key TEXT,"
         " known_at TEXT, pos INTEGER, seq INTEGER, old BLOB, new BLOB)"
     )
 
