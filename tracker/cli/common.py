@@ -50,6 +50,16 @@ KnownAt = Annotated[
         "day, UTC; or a timestamp like 2025-01-15T10:30:00Z).",
     ),
 ]
+ReportedBy = Annotated[
+    Optional[str],
+    typer.Option(
+        "--reported-by",
+        metavar="DATE",
+        help="Reported time: only what public reporting had said by DATE (an event counts from "
+        "its earliest source's publication date, an amendment from its own source or the day it "
+        "was recorded; a partial date means the end of its period).",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -117,7 +127,7 @@ def open_current(ctx: typer.Context) -> EventStore:
 
 
 def explain_empty(store: EventStore, *, as_of: str | None = None, known_at: str | None = None,
-                  until: str | None = None) -> None:
+                  until: str | None = None, reported_by: str | None = None) -> None:
     """Say on stderr why an answer is empty when a time bound lies before the log begins,
     so that an empty table is never taken for a fact about the world."""
     from tracker.cli.output import say
@@ -129,6 +139,13 @@ def explain_empty(store: EventStore, *, as_of: str | None = None, known_at: str 
         first = store.conn.execute("SELECT recorded_at FROM events ORDER BY seq LIMIT 1").fetchone()[0]
         if known_at < first:
             say(f"Note: nothing had been recorded by {known_at}: the log's first event was recorded at {first}.")
+            return
+    if reported_by is not None:
+        from tracker.log.reported import first_reported
+
+        first = first_reported(store.conn)
+        if first is not None and reported_by < first:
+            say(f"Note: nothing had been reported by {reported_by}: the log's earliest source was out on {first}.")
             return
     earliest = min(day for day in (as_of, until) if day) if (as_of or until) else None
     if earliest is not None:

@@ -14,6 +14,7 @@ from tracker.cli.common import (
     AsOf,
     JsonFlag,
     KnownAt,
+    ReportedBy,
     after_write,
     app,
     append_and_report,
@@ -131,6 +132,7 @@ def list_(
     until: Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only events that began on or before DATE.")] = None,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    reported_by: ReportedBy = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List events as the tracker takes them: corrections applied, retractions left out.
@@ -142,7 +144,7 @@ def list_(
 
     from tracker.replay.listing import current_events, effective_events
     from tracker.cli.output import emit_json_array, emit_table
-    from tracker.replay.timeaxes import TimeError, as_of_day, known_at_stamp
+    from tracker.replay.timeaxes import TimeError, as_of_day, known_at_stamp, reported_by_day
 
     if kind is not None and kind not in WORLD_KINDS:
         raise fail(f"--kind '{kind}': must be one of {', '.join(WORLD_KINDS)}")
@@ -153,6 +155,7 @@ def list_(
             "until": parse_occurred(until).end.isoformat() if until else None,
         }
         known = known_at_stamp(known_at)
+        reported = reported_by_day(reported_by)
     except (TimeError, DateError) as e:
         raise fail(str(e)) from None
     from tracker.cli.names import UnknownName, country_code, project_slug
@@ -167,7 +170,13 @@ def list_(
         except UnknownName as e:
             raise fail(str(e)) from None
         filters = {"kind": kind, "country": code, "project": slug, **bounds}
-        if known is None:
+        if reported is not None:
+            # the log as reported then (and recorded by --known-at), replayed in memory
+            from tracker.replay.filtered import reported_view
+
+            with reported_view(store, reported_by=reported, known_at=known) as view:
+                found = list(current_events(view, **filters))
+        elif known is None:
             # as known now: the replayed index answers from its indexes, streaming
             found = current_events(store, **filters)
         else:
@@ -176,7 +185,7 @@ def list_(
         found = iter(found)  # (--json streams it)
         first = next(found, None)
         if first is None:
-            explain_empty(store, as_of=bounds["as_of"], known_at=known, until=bounds["until"])
+            explain_empty(store, as_of=bounds["as_of"], known_at=known, until=bounds["until"], reported_by=reported)
         found = itertools.chain([first], found) if first is not None else iter(())
         if as_json:
             emit_json_array(event.as_json() for event in found)

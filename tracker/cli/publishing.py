@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli.common import KnownAt, after_write, app, appended, db_path, fail, open_existing, open_store
+from tracker.cli.common import KnownAt, ReportedBy, after_write, app, appended, db_path, fail, open_existing, open_store
 
 
 @app.command()
@@ -54,18 +54,20 @@ def build(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(metavar="OUT.db", help="The database file to write.")],
     known_at: KnownAt = None,
+    reported_by: ReportedBy = None,
 ) -> None:
     """Write a self-contained database for `datasette publish`, plus its metadata file.
 
     The log is replayed from scratch into OUT.db with search, reference tables and
     foreign keys; the same log gives a byte-identical file. With --known-at, only what
-    had been recorded by then. The metadata is written beside it as OUT.metadata.yml.
+    had been recorded by then; with --reported-by, only what had been reported by then.
+    The metadata is written beside it as OUT.metadata.yml.
     """
     from tracker.cli.output import say
     from tracker.publish.build import build as build_database
     from tracker.publish.site import datasette_command
     from tracker.publish.site import write_metadata
-    from tracker.replay.timeaxes import TimeError, known_at_stamp
+    from tracker.replay.timeaxes import TimeError, known_at_stamp, reported_by_day
 
     source = db_path(ctx)
     if not source.exists():
@@ -76,18 +78,20 @@ def build(
         raise fail("OUT.db must not be the tracker's own database")
     try:
         stamp = known_at_stamp(known_at)
+        reported = reported_by_day(reported_by)
     except TimeError as e:
         raise fail(str(e)) from None
-    summary = build_database(source, out, known_at=stamp)
-    if stamp and summary["events"] == 0:
+    summary = build_database(source, out, known_at=stamp, reported_by=reported)
+    if (stamp or reported) and summary["events"] == 0:
         with open_existing(ctx) as store:
             from tracker.cli.common import explain_empty
 
-            explain_empty(store, known_at=stamp)
+            explain_empty(store, known_at=stamp, reported_by=reported)
     meta = out.with_name(out.stem + ".metadata.yml")
     write_metadata(meta, out.stem)
     say(
         f"{out}: {summary['events']} events, head seq {summary['head_seq']} hash {summary['head_hash']}"
         + (f", as known at {stamp}" if stamp else "")
+        + (f", as reported by {reported}" if reported else "")
     )
     say(f"{meta}: metadata. Serve it with: {datasette_command(out, meta)}")

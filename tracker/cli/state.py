@@ -8,14 +8,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tracker.cli.common import AsOf, JsonFlag, KnownAt, app, counted, fail, open_current, open_store
+from tracker.cli.common import AsOf, JsonFlag, KnownAt, ReportedBy, app, counted, fail, open_current, open_store
 
 
-def _bounds(as_of: str | None, known_at: str | None) -> dict[str, str | None]:
-    from tracker.replay.timeaxes import TimeError, as_of_day, known_at_stamp
+def _bounds(as_of: str | None, known_at: str | None, reported_by: str | None = None) -> dict[str, str | None]:
+    from tracker.replay.timeaxes import TimeError, as_of_day, known_at_stamp, reported_by_day
 
     try:
-        return {"as_of": as_of_day(as_of), "known_at": known_at_stamp(known_at)}
+        return {"as_of": as_of_day(as_of), "known_at": known_at_stamp(known_at),
+                "reported_by": reported_by_day(reported_by)}
     except TimeError as e:
         raise fail(str(e)) from None
 
@@ -33,9 +34,16 @@ def _read(ctx: typer.Context, query, key: str | None, bounds: dict, *, names=Non
                 key = names(store.conn, key)
             except UnknownName as e:
                 raise fail(str(e)) from None
-        rows = query(store.conn, key, **bounds)
+        if bounds.get("reported_by"):  # the log as reported then, replayed in memory
+            from tracker.replay.filtered import reported_view
+
+            with reported_view(store, reported_by=bounds["reported_by"], known_at=bounds["known_at"]) as view:
+                rows = query(view.conn, key, as_of=bounds["as_of"], known_at=None)
+        else:
+            rows = query(store.conn, key, as_of=bounds["as_of"], known_at=bounds["known_at"])
         if not rows:
-            explain_empty(store, as_of=bounds["as_of"], known_at=bounds["known_at"])
+            explain_empty(store, as_of=bounds["as_of"], known_at=bounds["known_at"],
+                          reported_by=bounds.get("reported_by"))
         occurred = {} if as_json else _occurred_of(store, rows)
     return key, rows, occurred
 
@@ -58,6 +66,8 @@ def _when(bounds: dict) -> str:
         parts.append(f"as of {bounds['as_of']}")
     if bounds["known_at"]:
         parts.append(f"known at {bounds['known_at']}")
+    if bounds.get("reported_by"):
+        parts.append(f"reported by {bounds['reported_by']}")
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -101,14 +111,14 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
 
 
 def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, known_at: str | None,
-            as_json: bool) -> None:
+            reported_by: str | None, as_json: bool) -> None:
     """Print a projection's rows (one key's with `key`), now or as of/known at the bounds."""
     from tracker.replay.queries import asker
 
     from tracker.cli.names import UnknownName, country_code, project_slug
 
     command = projection.COMMAND
-    bounds = _bounds(as_of, known_at)
+    bounds = _bounds(as_of, known_at, reported_by)
     names = None
     if command.key_names == "country" and key is not None:  # no log needed: checked first
         try:
@@ -141,12 +151,13 @@ def _command_info(projection) -> typer.models.CommandInfo:
                   annotation=Annotated[Optional[str], key]),
         parameter("as_of", parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=AsOf),
         parameter("known_at", parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=KnownAt),
+        parameter("reported_by", parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=ReportedBy),
         parameter("as_json", parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=JsonFlag),
     ])
 
     def run(ctx: typer.Context, **options: Any) -> None:
         _answer(ctx, projection, options[projection.KEY_COLUMN], options["as_of"], options["known_at"],
-                options["as_json"])
+                options["reported_by"], options["as_json"])
 
     run.__signature__ = signature
     run.__annotations__ = {name: p.annotation for name, p in signature.parameters.items()}

@@ -122,14 +122,18 @@ def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
         out.close()
 
 
-def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | None = None) -> dict[str, Any]:
-    """Write a self-contained database for `datasette publish`, as the tracker knew it at `known_at`.
+def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | None = None,
+          reported_by: str | None = None) -> dict[str, Any]:
+    """Write a self-contained database for `datasette publish`, as the tracker knew it at
+    `known_at`, from what had been reported by `reported_by`.
 
-    The log is copied (up to `known_at`), replayed from scratch into a scratch file, given
-    the publishing objects, and copied object by object in a fixed order; the same log
-    gives a byte-identical file. Returns a summary (events, head seq and hash).
+    The log is copied (what passes the bounds: `tracker.log.reported`), replayed from
+    scratch into a scratch file, given the publishing objects, and copied object by
+    object in a fixed order; the same log gives a byte-identical file. Returns a summary
+    (events, head seq and hash).
     """
     from tracker.replay.engine import catch_up
+    from tracker.replay.filtered import copy_rows
     from tracker.log.connection import connect_readonly
     from tracker.log.store import EventStore
 
@@ -141,15 +145,7 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
             conn = store.conn
             src = connect_readonly(source)  # (a log on a read-only file system too)
             try:
-                cols = "seq, id, kind, occurred, occurred_start, occurred_end, recorded_at, body, prev_hash, hash"
-                rows = src.execute(
-                    f"SELECT {cols} FROM events" + (" WHERE recorded_at <= ?" if known_at else "") + " ORDER BY seq",
-                    (known_at,) if known_at else (),
-                )
-                conn.execute("BEGIN IMMEDIATE")
-                while batch := rows.fetchmany(5000):
-                    conn.executemany(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * 10)})", batch)
-                conn.execute("COMMIT")
+                copy_rows(src, conn, reported_by=reported_by, known_at=known_at)
             finally:
                 src.close()
             catch_up(store)
@@ -165,6 +161,7 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
                     ("head_hash", head_hash),
                     ("last_recorded_at", head_time or ""),
                     ("known_at", known_at or ""),
+                    ("reported_by", reported_by or ""),
                 ],
             )
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -172,4 +169,5 @@ def build(source: str | os.PathLike, out: str | os.PathLike, *, known_at: str | 
             partial.unlink(missing_ok=True)
             _copy_database(conn, partial)
         partial.replace(out_path)
-    return {"events": count, "head_seq": head_seq, "head_hash": head_hash, "known_at": known_at, "path": str(out_path)}
+    return {"events": count, "head_seq": head_seq, "head_hash": head_hash, "known_at": known_at,
+            "reported_by": reported_by, "path": str(out_path)}

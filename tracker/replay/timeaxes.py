@@ -1,8 +1,10 @@
-"""The two time axes a question can be asked on.
+"""The three time axes a question can be asked on.
 
 World time (`--as-of`): what had happened by a date. Knowledge time
-(`--known-at`): what the tracker had been told by a moment. Both arrive as text
-from people; these functions turn them into the exact bounds the queries compare with.
+(`--known-at`): what the tracker had been told by a moment. Reported time
+(`--reported-by`): what public reporting had said by a date (`tracker.log.reported`).
+All arrive as text from people; these functions turn them into the exact bounds the
+queries compare with.
 """
 
 from __future__ import annotations
@@ -13,19 +15,24 @@ from events.dates import DateError, parse_occurred
 
 
 class TimeError(ValueError):
-    """A --as-of or --known-at value that cannot be understood."""
+    """A --as-of, --known-at or --reported-by value that cannot be understood."""
 
 
-def as_of_day(text: str | None) -> str | None:
+def as_of_day(text: str | None, option: str = "--as-of") -> str | None:
     """The last day a world-time date means, as YYYY-MM-DD: `2024-06` → `2024-06-30`."""
     if text is None or text == "":
         return None
     if "/" in text or text[-1:] in "?~":
-        raise TimeError(f"--as-of '{text}': give one date, YYYY, YYYY-MM or YYYY-MM-DD")
+        raise TimeError(f"{option} '{text}': give one date, YYYY, YYYY-MM or YYYY-MM-DD")
     try:
         return parse_occurred(text).end.isoformat()
     except DateError as e:
-        raise TimeError(f"--as-of {e}") from None
+        raise TimeError(f"{option} {e}") from None
+
+
+def reported_by_day(text: str | None) -> str | None:
+    """The last day a reported-time date means, as YYYY-MM-DD: `2024` → `2024-12-31`."""
+    return as_of_day(text, "--reported-by")
 
 
 def known_at_stamp(text: str | None) -> str | None:

@@ -1,0 +1,75 @@
+"""Reported time: what public reporting had said by a date.
+
+Every event carries its sources' publication dates, and those, not the day an analyst
+typed the event in, are what "known then" means for a record filled in after the fact.
+The rules (DESIGN §5):
+
+- a world event counts from its earliest source's `published` date, a partial date
+  counting from the end of its period (a source of `2024-06` was out by 2024-06-30);
+- a correction or retraction counts from its own earliest source, or, with none, from
+  the day it was recorded (UTC);
+- an amendment of something not yet reported counts for nothing: there is nothing for
+  it to amend. (A correction's change of its target's `sources` does not move when the
+  target counts: that is set by the sources it was logged with.)
+
+`reported_rows` reads the log "as reported by R" (and recorded by T): the rows a
+question on all three axes is answered from. Nothing here knows the projections.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from events.dates import parse_published
+from events.models import AMENDMENT_KINDS
+
+
+def reported_on(record: dict[str, Any], recorded_at: str) -> str:
+    """The day (YYYY-MM-DD) from which `record` counts as reported."""
+    ends = [parse_published(source["published"]).end.isoformat() for source in record.get("sources") or ()]
+    if ends:
+        return min(ends)
+    return recorded_at[:10]
+
+
+#: The columns `reported_rows` yields, in order: the whole log row.
+COLUMNS = ("seq", "id", "kind", "occurred", "occurred_start", "occurred_end", "recorded_at", "body",
+           "prev_hash", "hash")
+
+
+def reported_rows(conn: sqlite3.Connection, *, reported_by: str | None = None,
+                  known_at: str | None = None) -> Iterator[tuple]:
+    """The log's rows (COLUMNS) recorded by `known_at` and reported by `reported_by`, in seq order.
+
+    An amendment passes when it and the event it amends (through a correction it
+    retracts, too) both do.
+    """
+    sql = f"SELECT {', '.join(COLUMNS)} FROM events" + (" WHERE recorded_at <= ?" if known_at else "")
+    rows = conn.execute(sql + " ORDER BY seq", (known_at,) if known_at else ())
+    body_at, kind_at, recorded_at_at = COLUMNS.index("body"), COLUMNS.index("kind"), COLUMNS.index("recorded_at")
+    passed: set[str] = set()
+    for row in rows:
+        if reported_by is None:
+            yield row
+            continue
+        record = orjson.loads(row[body_at])
+        if reported_on(record, row[recorded_at_at]) > reported_by:
+            continue
+        if row[kind_at] in AMENDMENT_KINDS and record["target"] not in passed:
+            continue
+        passed.add(record["id"])
+        yield row
+
+
+def first_reported(conn: sqlite3.Connection) -> str | None:
+    """The earliest day any world event in the log counts as reported from (None: no event)."""
+    world = ", ".join(f"'{kind}'" for kind in AMENDMENT_KINDS)
+    days = (
+        reported_on(orjson.loads(body), recorded_at)
+        for recorded_at, body in conn.execute(f"SELECT recorded_at, body FROM events WHERE kind NOT IN ({world})")
+    )
+    return min(days, default=None)
