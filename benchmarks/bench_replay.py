@@ -122,6 +122,22 @@ print("country_tallies_all", timed(lambda: queries.country_tallies(conn, as_of="
 print("country_tallies_now", timed(lambda: queries.country_tallies(conn), 50))
 """
 
+REPORTED = r"""
+import sys, time
+from tracker.log.store import EventStore
+from tracker.replay import queries
+from tracker.replay.filtered import reported_view
+store = EventStore(sys.argv[1])
+conn = store.conn
+project = conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 11").fetchone()[0]
+day = conn.execute("SELECT occurred_start FROM events WHERE seq = (SELECT max(seq) / 2 FROM events)").fetchone()[0]
+started = time.perf_counter()
+with reported_view(store, reported_by=day) as view:
+    rows = queries.project_status(view.conn, project, as_of="2012-06-30")
+    passed = view.count()
+print("project_status_one", (time.perf_counter() - started) * 1000, passed)
+"""
+
 
 def _python(script: str, db: Path) -> list[str]:
     root = Path(__file__).resolve().parent.parent
@@ -191,3 +207,9 @@ def run(suite: str, n: int, workdir: str | None) -> None:
         if line.strip():
             name, ms = line.split()
             print(f"query {name} (as-of + known-at unless 'now'): {float(ms):.2f} ms")
+
+    for line in _python(REPORTED, db):
+        if line.strip():
+            name, ms, passed = line.split()
+            print(f"query {name} reported-by the log's middle day: {float(ms):,.0f} ms"
+                  f" (a replay in memory of the {int(passed):,} events that pass)")

@@ -43,7 +43,7 @@ def _source(rng: random.Random, day: dt.date) -> dict[str, Any]:
     return {
         "publisher": publisher,
         "title": _sentence(rng, rng.randint(5, 10)).rstrip("."),
-        "published": (day + dt.timedelta(days=rng.randint(0, 20))).isoformat(),
+        "published": (day + dt.timedelta(days=rng.randint(0, 90))).isoformat(),  # reports lag 0-90 days
         "url": f"{url}{rng.randrange(10**6)}" if url else None,
         "author": rng.choice([None, "Staff reporter", "A. Karimov", "J. Park"]),
     }
