@@ -140,3 +140,21 @@ def iso_span(text: str) -> tuple[str, str]:
 def last_day_of(text: str) -> dt.date:
     """The last day a date may mean: `--as-of 2024-06` asks about 2024-06-30."""
     return parse_occurred(text).end
+
+
+def abbreviated(text: str) -> str:
+    """A date as a table shows it: as entered, except that an interval of days leaves out
+    what its end repeats of its start (`2026-09-16/2026-09-17` → `2026-09-16/17`,
+    `2026-09-30/2026-10-02` → `2026-09-30/10-02`). The precision stays as entered; any
+    other interval (`2026-09/2026-11` would read as a day) is shown whole.
+    """
+    qualifier = text[-1] if text[-1:] in _QUALIFIERS else ""
+    body = text[: len(text) - len(qualifier)]
+    first, slash, last = body.partition("/")
+    start, end = first.split("-"), last.split("-")
+    if not slash or len(start) != 3 or len(end) != 3:
+        return text
+    same = 0
+    while same < len(end) - 1 and start[same] == end[same]:
+        same += 1
+    return f"{first}/{'-'.join(end[same:])}{qualifier}"

@@ -32,6 +32,7 @@ from .codes import (
     currency_names,
 )
 from .dates import ACCEPTED, PUBLISHED_ACCEPTED, PUBLISHED_PATTERN, DateError, parse_occurred, parse_published
+from .metrics import listed_metric
 
 STATUSES = (
     "proposed",
@@ -55,6 +56,11 @@ Status = Literal[
 ]
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+
+#: Kinds whose `planned_for` is not refused for want of a project: a summit carried one
+#: before every kind did, with or without a project, and such events stay valid (the date
+#: counts only once the event names its summit); an amendment refuses it outright.
+PLANNED_WITHOUT_PROJECT = frozenset({"summit", "correction", "retraction"})
 
 # Input limits ------------------------------------------------------------------------
 #
@@ -236,6 +242,9 @@ class Envelope(Strict):
     sources: list[Source] = Field(min_length=1, max_length=MAX_SOURCES, description="where it was reported")
     project_name: Name | None = Field(None, description="the project's human name")
     location: Location | None = Field(None, description="where it happened")
+    planned_for: EDTFDate | None = Field(
+        None, description=f"when its project is planned to happen or be finished, as this event reports: {ACCEPTED}"
+    )
     note: Text | None = Field(None, description="an analyst's note, e.g. where sources disagree")
 
     @model_validator(mode="after")
@@ -246,6 +255,9 @@ class Envelope(Strict):
             raise ValueError("status needs a project to apply to")
         if self.project is None and self.project_name is not None:
             raise ValueError("project_name needs a project to name")
+        planned_alone = self.project is None and self.planned_for is not None
+        if planned_alone and getattr(self, "kind", None) not in PLANNED_WITHOUT_PROJECT:
+            raise ValueError("planned_for needs a project to apply to")
         return self
 
 
@@ -337,7 +349,6 @@ class Summit(Envelope):
     title_field = "name"
     kind: Literal["summit"]
     name: Name = Field(description="the summit's name")
-    planned_for: EDTFDate | None = Field(None, description=f"when it is planned: {ACCEPTED}")
 
 
 class Announcement(Envelope):
@@ -363,7 +374,10 @@ class Figure(Envelope):
     about = "a reported figure: trade, investment, quotas, counts"
     title_field = "metric"
     kind: Literal["figure"]
-    metric: Slug = Field(description="what is measured, e.g. bilateral_trade")
+    metric: Annotated[Slug, AfterValidator(listed_metric)] = Field(
+        description="what is measured, e.g. bilateral_trade: a metric listed in events/data/metrics.csv"
+        " or in the file TRACKER_METRICS names"
+    )
     amount: Amount = Field(description="the number reported")
     unit: Name = Field(description="its unit, e.g. USD or companies")
     period: EDTFDate | None = Field(None, description=f"the period it covers: {ACCEPTED}")
@@ -392,6 +406,8 @@ class _Amendment(Envelope):
                 f"a {self.kind} has no project or status of its own: "
                 "correct the target's project or status instead"
             )
+        if self.planned_for is not None:
+            raise ValueError(f"a {self.kind} has no planned date of its own: correct the target's planned_for instead")
         return self
 
 

@@ -25,7 +25,7 @@ elsewhere, calling `register(module)` before the tracker runs.
 
 Two shapes of fold are supported (`protocol.StateProjection`, `protocol.SumProjection`):
 
-``state`` folds (`project_status`, `summit_timeline`)
+``state`` folds (`project_status`, `summit_timeline`, `figures`)
     ``keys(event)`` names the keys; ``fold(key, events)`` gets the key's effective
     events in world order (occurred_start, occurred_end, seq) and returns the key's
     rows, each a tuple in ``ROW_COLUMNS`` order that starts with ``valid_from`` and
@@ -60,11 +60,11 @@ import re
 from collections.abc import Iterator
 from types import ModuleType
 
-from . import country_tallies, project_status, summit_timeline
+from . import country_tallies, figures, project_status, summit_timeline
 from .protocol import check
 
 #: The projections the tracker ships, in the order it shows them (commands, pages).
-DEFAULT: tuple[ModuleType, ...] = (project_status, country_tallies, summit_timeline)
+DEFAULT: tuple[ModuleType, ...] = (project_status, country_tallies, summit_timeline, figures)
 
 #: Every registered projection, in the order the tracker shows them; the engine replays the
 #: state projections first, then the sums (`tracker.replay.tables.projections`). Read it at

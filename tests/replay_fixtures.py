@@ -57,7 +57,15 @@ def full_digests(store, shortcuts: bool = True) -> dict[str, tuple[int, str]]:
 
 # Reference folds: written independently of projections/, straight from DESIGN §4-§6.
 
-def reference_status(events) -> dict[str, dict[str, Any]]:
+def reference_status(events, on: str | None = None) -> dict[str, dict[str, Any]]:
+    """Project status and schedule (DESIGN §6): the planned date the latest event in world
+    order gives; `rescheduled`, how many times a planned date's last day came after the last
+    day of the one before; `overdue` on the day `on` (today, UTC, when None): the planned
+    date's last day is before it and the status is not completed or cancelled."""
+    import datetime as dt
+
+    from events.dates import last_day_of
+
     projects: dict[str, dict[str, Any]] = {}
     for e in events:
         r = e.record
@@ -66,11 +74,23 @@ def reference_status(events) -> dict[str, dict[str, Any]]:
         p = projects.get(r["project"])
         new = r.get("status") or MODELS[r["kind"]].default_status or (p and p["status"]) or "proposed"
         if p is None:
-            p = projects[r["project"]] = {"project": r["project"], "name": None, "status": None}
+            p = projects[r["project"]] = {"project": r["project"], "name": None, "status": None,
+                                          "planned_for": None, "first_planned_for": None, "rescheduled": 0}
         if new != p["status"]:
             p.update(status=new, since=e.sort_key[0], event=r["id"])
         if r.get("project_name"):
             p["name"] = r["project_name"]
+        planned = r.get("planned_for")
+        if planned:
+            if p["planned_for"] is None:
+                p["first_planned_for"] = planned
+            elif last_day_of(planned) > last_day_of(p["planned_for"]):
+                p["rescheduled"] += 1
+            p["planned_for"] = planned
+    day = dt.date.fromisoformat(on) if on else dt.datetime.now(dt.timezone.utc).date()
+    for p in projects.values():
+        p["overdue"] = int(p["planned_for"] is not None and last_day_of(p["planned_for"]) < day
+                           and p["status"] not in ("completed", "cancelled"))
     return projects
 
 
@@ -112,9 +132,52 @@ def reference_timeline(events) -> list[tuple]:
     return sorted(rows, key=lambda row: row[0])  # stable: world order within a day
 
 
+def reference_figures(events) -> dict[tuple, dict[str, Any]]:
+    """Figures as DESIGN §6 has them: a series per (metric, countries as a set, period); every
+    value of it listed, earliest published first; the headline the most recently published
+    (a value is published on its earliest source's date, a partial date at the end of its
+    period; a tie goes to the later event in world order); `disagree` when the values'
+    amounts or units are not all the same."""
+    from events.dates import last_day_of
+
+    series: dict[tuple, list] = {}
+    for e in events:
+        r = e.record
+        if r["kind"] != "figure":
+            continue
+        first = min(r["sources"], key=lambda s: last_day_of(s["published"]))  # the first listed of equals
+        key = (r["metric"], tuple(sorted(r["countries"])), r.get("period"))
+        series.setdefault(key, []).append(((last_day_of(first["published"]), e.sort_key), r, first))
+    found = {}
+    for key, values in series.items():
+        values.sort(key=lambda v: v[0])
+        _, latest, source = values[-1]
+        found[key] = {
+            "amount": latest["amount"], "unit": latest["unit"], "reported": source["published"],
+            "event": latest["id"], "disagree": len({(r["amount"], r["unit"]) for _, r, _ in values}) > 1,
+            "values": [(r["amount"], r["unit"], s["published"], s["publisher"], r["id"]) for _, r, s in values],
+        }
+    return found
+
+
+def figures_from_tables(store, as_of=None, known_at=None, key=None) -> dict[tuple, dict[str, Any]]:
+    """The figures projection's answer (for one metric or series with `key`), keyed as `reference_figures`."""
+    import orjson
+
+    return {
+        (r["metric"], tuple(r["countries"].split(",")), r["period"]): {
+            "amount": r["amount"], "unit": r["unit"], "reported": r["reported"], "event": r["event"],
+            "disagree": bool(r["disagree"]),
+            "values": [(v["amount"], v["unit"], v["reported"], v["publisher"], v["event"])
+                       for v in orjson.loads(r["values"])],
+        }
+        for r in queries.figures(store.conn, key, as_of=as_of, known_at=known_at)
+    }
+
+
 def reference(store, as_of=None, known_at=None):
     found = list(effective_events(store, as_of=as_of, known_at=known_at))
-    return reference_status(found), reference_tallies(found), reference_timeline(found)
+    return reference_status(found, as_of), reference_tallies(found), reference_timeline(found)
 
 
 def from_tables(store, as_of=None, known_at=None):
@@ -136,9 +199,13 @@ def assert_matches_reference(store, as_of=None, known_at=None) -> None:
     want_status, want_tallies, want_timeline = reference(store, as_of, known_at)
     got_status, got_tallies, got_timeline = from_tables(store, as_of, known_at)
     where = f"as_of={as_of} known_at={known_at}"
-    assert {p: (r["name"], r["status"], r["since"], r["event"]) for p, r in got_status.items()} == {
-        p: (r["name"], r["status"], r["since"], r["event"]) for p, r in want_status.items()
+    shown = ("name", "status", "since", "event", "planned_for", "first_planned_for", "rescheduled", "overdue")
+    assert {p: tuple(r[c] for c in shown) for p, r in got_status.items()} == {
+        p: tuple(r[c] for c in shown) for p, r in want_status.items()
     }, where
+    for project, want in want_status.items():  # one project's answer is its row of the whole
+        one = queries.project_status(store.conn, project, as_of=as_of, known_at=known_at)
+        assert [tuple(r[c] for c in shown) for r in one] == [tuple(want[c] for c in shown)], (where, project)
     assert got_tallies.keys() == want_tallies.keys(), where
     for country, want in want_tallies.items():
         got = dict(got_tallies[country])
@@ -147,3 +214,11 @@ def assert_matches_reference(store, as_of=None, known_at=None) -> None:
         one = queries.country_tallies(store.conn, country, as_of=as_of, known_at=known_at)
         assert [r["events"] for r in one] == [want["events"]], (where, country)
     assert got_timeline == want_timeline, where
+    want_figures = reference_figures(effective_events(store, as_of=as_of, known_at=known_at))
+    assert figures_from_tables(store, as_of, known_at) == want_figures, where
+    for metric in {key[0] for key in want_figures}:
+        one = figures_from_tables(store, as_of, known_at, metric)
+        assert one == {key: value for key, value in want_figures.items() if key[0] == metric}, (where, metric)
+    for (metric, countries, period), want in want_figures.items():
+        series = f"{metric}:{','.join(countries)}" + (f":{period}" if period else "")
+        assert figures_from_tables(store, as_of, known_at, series) == {(metric, countries, period): want}, where

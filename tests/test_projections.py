@@ -45,7 +45,7 @@ def test_segments_end_where_the_next_change_begins_and_name_is_the_latest_given(
         ev("b", "order", "2024-03-01", 2, project="p"),
         ev("c", "meeting", "2024-04-01", 3, project="p", project_name="Two"),
     ])
-    assert [(r[0], r[1], r[3], r[4], r[7]) for r in rows] == [
+    assert [(r[0], r[1], r[3], r[4], r[-1]) for r in rows] == [  # the opening event is the last column
         ("2024-01-01", "2024-03-01", "One", "agreed", "a"),
         ("2024-03-01", "2024-04-01", "One", "committed", "b"),
         ("2024-04-01", None, "Two", "committed", "c"),

@@ -228,8 +228,9 @@ def test_calendar_parses_and_is_plain_text(ds):
     assert page.status_code == 200
     calendar = Calendar(page.text)
     names = [e.name for e in calendar.events]
-    assert any("korea-central-asia-summit" in n for n in names)
-    assert any(n.startswith("Planned:") for n in names)
+    assert any(n.startswith("First Korea-Central Asia summit: ") for n in names)
+    assert any(n.endswith("(as last planned)") for n in names)
+    assert not any("korea-central-asia-summit" in n for n in names)  # names in words, not slugs
 
 
 def test_dashboard_and_its_chart_queries(ds):

@@ -118,10 +118,10 @@ def test_dates_keep_the_precision_the_articles_give(record):
         ({"kind": "forum", "edition": 17}, lambda e: e["attendance"] == 300 and e["host_country"] == "KR"),
         ({"kind": "forum", "countries": ["KZ"], "host_country": "KZ"}, lambda e: "Business Forum" in e["name"]),
         ({"kind": "meeting", "occurred": "2024-05"}, lambda e: "UZ" in e["countries"] and "Musaev" in " ".join(e["participants"])),
-        ({"kind": "figure", "metric": "remittances_to_uzbekistan"}, lambda e: e["amount"] == "420000000" and e["unit"] == "USD"),
+        ({"kind": "figure", "metric": "remittances"}, lambda e: e["amount"] == "420000000" and e["unit"] == "USD"),
         ({"kind": "figure", "metric": "bilateral_trade"}, lambda e: e["amount"] == "6000000000"),
-        ({"kind": "figure", "metric": "korean_investment_cumulative"}, lambda e: e["amount"] == "9600000000"),
-        ({"kind": "figure", "metric": "joint_ventures_with_korean_capital"}, lambda e: e["amount"] == "700"),
+        ({"kind": "figure", "metric": "investment_stock"}, lambda e: e["amount"] == "9600000000" and e["period"] == "2023"),
+        ({"kind": "figure", "metric": "joint_ventures"}, lambda e: e["amount"] == "700"),
         ({"kind": "announcement", "announcer": "KT&G"}, lambda e: "UZ" in e["countries"]),
         ({"kind": "summit", "status": "agreed"}, lambda e: e["planned_for"] == "2025" and e["occurred"] == "2024-11"),
     ],
@@ -133,7 +133,7 @@ def test_facts_from_the_articles_are_present(record, fields, check):
 
 
 def test_the_e9_quota_rise_is_recorded_with_both_figures(record):
-    quotas = sorted(int(e["amount"]) for e in find(record, kind="figure", metric="e9_visa_quota_uzbekistan"))
+    quotas = sorted(int(e["amount"]) for e in find(record, kind="figure", metric="e9_visa_quota"))
     assert quotas == [60000, 100000]
 
 

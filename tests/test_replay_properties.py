@@ -20,8 +20,23 @@ from tests.replay_fixtures import (
 PROJECTS = ["p1", "p2", "p3"]
 DAYS = ["2024-01-01", "2024-01-15", "2024-02", "2024-02-10", "2024-03-01/2024-03-05", "2024", "2024-03-01",
         "2023-11-20", "2024-05-31", "2023-12", "2022-07-04"]
-STATUSES = ["proposed", "agreed", "committed", "suspended", "completed"]
+STATUSES = ["proposed", "agreed", "committed", "suspended", "completed", "cancelled"]
+# Planned dates that refine (2024 → 2024-06), move later, move earlier and pass the as-of dates below.
+PLANNED = ["2024", "2024-06", "2024-01-31", "2023-12", "2024-03-01/2024-03-05", "2025"]
 COUNTRIES = [["KR", "KZ"], ["KR", "UZ"], ["UZ"], ["KR", "TJ", "KZ"]]
+# Figures: few metrics, periods, amounts and publication dates, so that series repeat and disagree.
+METRICS = ["bilateral_trade", "investment_stock"]
+PERIODS = [None, "2023", "2024-06"]
+AMOUNTS = ["6", "7", "6.0"]
+PUBLISHED = ["2024", "2024-06", "2024-06-12", "2025-01-31"]
+
+
+def figure_fields(draw) -> dict:
+    sources = [{"publisher": f"Publisher {n}", "title": "Figures", "published": draw(st.sampled_from(PUBLISHED))}
+               for n in range(draw(st.integers(1, 2)))]
+    return {"metric": draw(st.sampled_from(METRICS)), "period": draw(st.sampled_from(PERIODS)),
+            "amount": draw(st.sampled_from(AMOUNTS)), "unit": draw(st.sampled_from(["USD", "USD", "EUR"])),
+            "sources": sources}
 
 
 @st.composite
@@ -29,6 +44,7 @@ def logs(draw):
     """A list of append batches; each event has a recorded_at later than the one before."""
     n = draw(st.integers(1, 14))
     world: list[str] = []
+    figures: set[str] = set()
     corrections: list[str] = []
     retracted: set[str] = set()
     batches, batch = [], []
@@ -43,7 +59,13 @@ def logs(draw):
                 {"project": draw(st.sampled_from(PROJECTS))},
                 {"status": draw(st.sampled_from(STATUSES))},
                 {"countries": draw(st.sampled_from(COUNTRIES))},
-            ]))
+                {"planned_for": draw(st.sampled_from([*PLANNED, None]))},
+            ] + ([
+                {"period": draw(st.sampled_from(PERIODS))},
+                {"amount": draw(st.sampled_from(AMOUNTS))},
+                {"metric": draw(st.sampled_from(METRICS))},
+                {"sources": figure_fields(draw)["sources"]},
+            ] if target in figures else [])))
             batch.append(correction(f"c{i}", target, stamp, **changes))
             corrections.append(f"c{i}")
         elif roll == 7 and (live or corrections):
@@ -51,8 +73,12 @@ def logs(draw):
             retracted.add(target)
             batch.append(retraction(f"r{i}", target, stamp))
         else:
-            kind = draw(st.sampled_from(["order", "mou", "meeting", "milestone", "summit", "visit", "signing"]))
+            kind = draw(st.sampled_from(["order", "mou", "meeting", "milestone", "summit", "visit", "signing",
+                                         "figure", "figure"]))
             fields = {"countries": draw(st.sampled_from(COUNTRIES))}
+            if kind == "figure":  # one pair of countries, in either order: one series or another by period
+                fields.update(figure_fields(draw), countries=draw(st.sampled_from([["KR", "KZ"], ["KZ", "KR"]])))
+                figures.add(f"e{i}")
             if kind == "visit":
                 fields["host_country"] = fields["countries"][-1]
             project = draw(st.sampled_from(PROJECTS + [None]))
@@ -63,6 +89,8 @@ def logs(draw):
                 fields["status"] = draw(st.sampled_from(STATUSES))
             if project is not None and draw(st.booleans()):
                 fields["project_name"] = f"Name {i}"
+            if project is not None and draw(st.booleans()):
+                fields["planned_for"] = draw(st.sampled_from(PLANNED))
             batch.append(event(kind, f"e{i}", draw(st.sampled_from(DAYS)), stamp, **fields))
             world.append(f"e{i}")
         if draw(st.booleans()):

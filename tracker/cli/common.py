@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tracker.log.connection import resolve_db_path
+from tracker.log.connection import is_postgres, resolve_db_path
 from tracker.log.preparing import LogError
 from tracker.log.store import EventStore
 
@@ -68,8 +68,46 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def db_path(ctx: typer.Context) -> Path:
+def db_path(ctx: typer.Context) -> Path | str:
+    """The database file's Path, or a PostgreSQL log's connection string."""
     return ctx.find_root().obj["db"]
+
+
+#: The commands that work on a PostgreSQL log so far: the log's own. The rest read
+#: projections, which for a shared log belong in a local read model (DESIGN §9).
+ON_A_SHARED_LOG = {"init", "log", "correct", "retract", "import", "export", "show", "verify"}
+
+
+def _command(ctx: typer.Context) -> str:
+    """The name of the command run (`log` for `tracker log order`)."""
+    while ctx.parent is not None and ctx.parent.parent is not None:
+        ctx = ctx.parent
+    return ctx.info_name or ""
+
+
+def _unsupported(ctx: typer.Context) -> typer.Exit:
+    return fail(
+        f"`tracker {_command(ctx)}` does not work on a PostgreSQL log yet: the local read model it needs "
+        "is still to come; `init`, `log`, `correct`, `retract`, `import`, `export`, `show` and `verify` do"
+    )
+
+
+def _open_shared(ctx: typer.Context, **options) -> EventStore:
+    """The PostgreSQL log at --db, for a command that works on one; a server that cannot
+    be reached is a failure of the machine (exit 3)."""
+    from tracker.cli.faults import Fault
+    from tracker.log.postgres import PostgresEventStore, describe
+
+    if _command(ctx) not in ON_A_SHARED_LOG:
+        raise _unsupported(ctx)
+    import psycopg
+
+    dsn = db_path(ctx)
+    try:
+        return PostgresEventStore(dsn, **options)
+    except psycopg.OperationalError as e:
+        reason = (str(e).strip().splitlines() or ["no reason given"])[-1]
+        raise Fault(f"{describe(dsn)}: cannot use the PostgreSQL log: {reason}: nothing was done") from None
 
 
 def open_store(ctx: typer.Context) -> EventStore:
@@ -84,6 +122,8 @@ def open_store(ctx: typer.Context) -> EventStore:
     from tracker.cli.faults import Fault, cause
 
     path = db_path(ctx)
+    if is_postgres(path):
+        return _open_shared(ctx)
     try:
         store = EventStore(path)
     except (sqlite3.Error, OSError) as e:
@@ -101,6 +141,8 @@ def open_store(ctx: typer.Context) -> EventStore:
 def open_existing(ctx: typer.Context, *, check: bool = True) -> EventStore:
     """The log at --db for reading, opened read-only; a missing database is bad input."""
     path = db_path(ctx)
+    if is_postgres(path):
+        return _open_shared(ctx, readonly=True, check=check)
     if not path.exists():
         raise fail(f"no database at {path}: run `tracker init` first, or pass --db PATH")
     return EventStore(path, readonly=True, check=check)
@@ -115,6 +157,8 @@ def open_current(ctx: typer.Context) -> EventStore:
     from tracker.cli.output import say
     from tracker.replay.engine import ensure_current
 
+    if is_postgres(db_path(ctx)):
+        raise _unsupported(ctx)
     store = open_existing(ctx)
     try:
         note = ensure_current(store)
@@ -176,6 +220,8 @@ def after_write(store: EventStore, written: str) -> None:
     from tracker.replay.checkpoints import checkpoint
     from tracker.replay.engine import catch_up
 
+    if store.shared:  # its projections belong in a local read model, not on the server
+        return
     try:
         if sys.stderr.isatty():
             done = checkpoint(store.conn)
@@ -291,12 +337,13 @@ def _print_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Optional[Path],
+        Optional[str],
         typer.Option(
             "--db",
             envvar="TRACKER_DB",
             metavar="PATH",
-            help="The database file. Default: $TRACKER_DB, else ./tracker.db.",
+            help="The database file, or a PostgreSQL log's connection string (postgresql://...). "
+            "Default: $TRACKER_DB, else ./tracker.db.",
             show_envvar=True,
         ),
     ] = None,

@@ -33,6 +33,7 @@ ENVELOPE_ORDER = (
     "project_name",
     "status",
     "location",
+    "planned_for",
     "note",
     "id",
 )

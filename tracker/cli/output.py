@@ -63,8 +63,9 @@ def _cell(value: Any) -> str:
     return visible(str(value).replace("\t", " ").replace("\n", " "))
 
 
-#: Columns of prose, which wrap at words and keep a readable width.
-PROSE_COLUMNS = frozenset({"summary", "name"})
+#: Columns of prose, which wrap at words and keep a readable width (`schedule`: the status's
+#: schedule in words, "planned 2026-09-16/17, rescheduled once, from 2025").
+PROSE_COLUMNS = frozenset({"summary", "name", "schedule"})
 
 
 def _number(value: Any) -> str | None:

@@ -73,10 +73,11 @@ def _when(bounds: dict) -> str:
 
 def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
           occurred: dict[str, str] | None = None, *, columns: tuple[str, ...] = (),
-          event_days: tuple[str, ...] = ()) -> None:
+          event_days: tuple[str, ...] = (), derived: dict[str, Any] | None = None) -> None:
     """JSON as the contract has it (every column); or a table for people of `columns`, where a
     day in `event_days` that is the first day of its event's month or year shows as that
-    month or year (`2024-06`, not `2024-06-01`)."""
+    month or year (`2024-06`, not `2024-06-01`), and a column in `derived` is made from the
+    row by its function (a projection's DERIVED_COLUMNS, such as the status's `schedule`)."""
     from events.dates import DateError, parse_occurred
 
     from tracker.cli.output import emit_json, emit_table
@@ -86,6 +87,8 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
         return
 
     def shown(row: dict[str, Any], column: str) -> Any:
+        if derived and column in derived:
+            return derived[column](row)
         value = row[column]
         entered = (occurred or {}).get(row.get("event") or "")
         if column in event_days and entered and value:
@@ -132,7 +135,8 @@ def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, 
         raise fail(command.missing.format(key=key, when=_when(bounds)))
     singular, plural = command.noun
     _emit(rows, command.one and bool(key), as_json, f"{counted(len(rows), singular, plural)}{_when(bounds)}",
-          occurred, columns=command.columns, event_days=command.event_days)
+          occurred, columns=command.columns, event_days=command.event_days,
+          derived=getattr(projection, "DERIVED_COLUMNS", None))
 
 
 def _command_info(projection) -> typer.models.CommandInfo:

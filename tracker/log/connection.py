@@ -4,6 +4,7 @@ written, even on a read-only file system), and the settings that govern it."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -11,9 +12,25 @@ from pathlib import Path
 DEFAULT_DB = "tracker.db"
 
 
-def resolve_db_path(db: str | os.PathLike | None) -> Path:
-    """--db, else $TRACKER_DB, else ./tracker.db."""
-    return Path(db or os.environ.get("TRACKER_DB") or DEFAULT_DB)
+_POSTGRES_URL = re.compile(r"\s*postgres(ql)?://", re.IGNORECASE)
+#: libpq's keywords a `key=value` connection string starts with, in practice.
+_POSTGRES_KEYWORDS = re.compile(
+    r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|options|sslmode|"
+    r"connect_timeout|application_name|target_session_attrs)\s*=",
+)
+
+
+def is_postgres(location: object) -> bool:
+    """True when --db / $TRACKER_DB names a PostgreSQL log (a libpq connection string:
+    a postgresql:// URL or key=value pairs) rather than a SQLite file."""
+    return isinstance(location, str) and bool(_POSTGRES_URL.match(location) or _POSTGRES_KEYWORDS.match(location))
+
+
+def resolve_db_path(db: str | os.PathLike | None) -> Path | str:
+    """--db, else $TRACKER_DB, else ./tracker.db: a file's Path, or a PostgreSQL
+    connection string as given (a Path would fold the `//` of a URL)."""
+    location = db or os.environ.get("TRACKER_DB") or DEFAULT_DB
+    return location if is_postgres(location) else Path(location)
 
 
 class SettingError(ValueError):

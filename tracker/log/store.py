@@ -91,16 +91,18 @@ _AMENDING = (
 )
 
 
-def amendments_of(conn: sqlite3.Connection, event_id: str, *, up_to_seq: int | None = None) -> list[StoredEvent]:
+def amendments_of(
+    conn: sqlite3.Connection, event_id: str, *, up_to_seq: int | None = None, query: str = _AMENDING
+) -> list[StoredEvent]:
     """The event's corrections and retractions (logged up to `up_to_seq`, if given) and the
     retractions of those corrections, in log order: what its effective form is made of.
 
     One function for the store (`show`, checking a new amendment) and the replay engine.
     """
     bound = (1 << 62) if up_to_seq is None else up_to_seq
-    found = [_stored(row) for row in conn.execute(_AMENDING, (event_id, bound))]
+    found = [_stored(row) for row in conn.execute(query, (event_id, bound))]
     for correction in [e.id for e in found if e.kind == "correction"]:
-        found += [_stored(row) for row in conn.execute(_AMENDING, (correction, bound))]
+        found += [_stored(row) for row in conn.execute(query, (correction, bound))]
     return sorted(found, key=lambda e: e.seq)
 
 
@@ -122,6 +124,12 @@ class EventStore:
     events (and of importing a file, unless `import_file` is given its own); by
     default the choice is made by size. Every choice stores the same rows.
     """
+
+    #: True for a log shared by a team on a server (tracker.log.postgres), whose
+    #: projections live in a local read model rather than beside the log.
+    shared = False
+    #: The query for an event's amendments (`amendments_of`), in this backend's SQL.
+    _amending = _AMENDING
 
     def __init__(
         self,
@@ -173,6 +181,25 @@ class EventStore:
     def close(self) -> None:
         self.conn.close()
 
+    def has_log(self) -> bool:
+        """True when the database holds an `events` table (whatever its state)."""
+        return _has_log(self.conn)
+
+    def schema_problems(self) -> list[str]:
+        """What differs between this log's schema and the tracker's; [] when none."""
+        return schema_problems(self.conn)
+
+    def _begin_write(self) -> None:
+        """Start the transaction an append runs in, holding the log's write lock."""
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def _rollback(self) -> None:
+        rollback(self.conn)
+
+    def _insert(self, rows: Iterable[tuple]) -> None:
+        """Insert chained rows (the columns of `_INSERT`, in order) in the open transaction."""
+        self.conn.executemany(self._INSERT, rows)
+
     def __enter__(self) -> EventStore:
         return self
 
@@ -221,7 +248,7 @@ class EventStore:
 
     def amendments_of(self, event_id: str, *, up_to_seq: int | None = None) -> list[StoredEvent]:
         """Corrections and retractions of an event, and retractions of those corrections, in log order."""
-        return amendments_of(self.conn, event_id, up_to_seq=up_to_seq)
+        return amendments_of(self.conn, event_id, up_to_seq=up_to_seq, query=self._amending)
 
     def iter_events(self, *, after_seq: int = 0, known_at: str | None = None) -> Iterator[StoredEvent]:
         """Every event in log order, optionally only those recorded by `known_at`."""
@@ -261,7 +288,7 @@ class EventStore:
         conn = self.conn
         tuning = self.tuning if tuning is None else tuning
         result = AppendResult()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         collecting = gc.isenabled()
         gc.disable()  # see below
         try:
@@ -284,7 +311,7 @@ class EventStore:
                     progress(len(batch.ids))
             conn.execute("COMMIT")
         except BaseException:
-            rollback(conn)
+            self._rollback()
             raise
         finally:
             if collecting:
@@ -337,8 +364,7 @@ class EventStore:
             digest := sha256(f"{digest}\n{stamp}\n{body}".encode()).hexdigest()
             for stamp, body in zip(stamps, bodies)
         ]
-        self.conn.executemany(
-            self._INSERT,
+        self._insert(
             zip(
                 range(seq + 1, seq + len(ids) + 1),
                 ids,
@@ -420,7 +446,7 @@ class EventStore:
                 amending.setdefault(amendment["target"], []).append(body)
             result.added += 1
             result.last_id = event_id
-        self.conn.executemany(self._INSERT, rows)
+        self._insert(rows)
         return seq, head_hash, last_time
 
     def _known(self, ids: list[str]) -> dict[str, str]:

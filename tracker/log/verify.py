@@ -16,7 +16,6 @@ from events.dates import DateError, parse_occurred
 from events.identity import canonical_json
 
 from tracker.log.preparing import GENESIS, chain_hash
-from tracker.log.schema import schema_problems
 from tracker.log.store import EventStore
 
 
@@ -88,9 +87,9 @@ def read_heads(path: str) -> list[tuple[int, str]]:
 
 def check_schema(store: EventStore, report: Report) -> bool:
     """The table and its triggers as the tracker made them; False when there is no log to check."""
-    for problem in schema_problems(store.conn):
+    for problem in store.schema_problems():
         report.problem(problem)
-    return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is not None
+    return store.has_log()
 
 
 def check_chain(store: EventStore, report: Report) -> None:

@@ -1,15 +1,25 @@
-"""Datasette hooks `tracker serve` registers in-process.
+"""The tracker's Datasette plugin: the links, scripts and feeds its pages have.
+
+Loaded by its `datasette` entry point (pyproject.toml) wherever the package is installed,
+so a snapshot served by plain `datasette` (or published with `--install`) has it too;
+`tracker serve` registers it itself when the entry point is not there (a checkout not
+reinstalled since). Either way it is registered once. It works on the tracker's database
+whatever its file is called: `tracker serve`'s `tracker`, or a snapshot's (`site.db` is
+served as `site`), told apart by its metadata describing `effective_events`.
 
 - Links: on a live database the projection tables declare no foreign keys, so cells
   naming an event, a project or a country are rendered as links here (a built database
   declares real foreign keys and Datasette links those itself); so are such cells on
   query pages (search, the as-of questions), where nothing declares keys.
 - The search page lists a hundred matches at a time: a full page gets a link to the next.
+- Feeds: the calendar (`.ics`) and Atom (`.atom`) renderers of tracker.publish.feeds, in
+  place of datasette-ics's and datasette-atom's.
 - Freshness: the replay engine may replace `effective_events` wholesale, which drops the
   search triggers with the old table; after any write by another process the search
   index is checked and rebuilt if needed, so new events are searchable without a restart.
   That work is done on a thread of its own and never waits for another process's write
-  lock, so no page waits for a writer.
+  lock, so no page waits for a writer. (Only `tracker serve` asks for it: a snapshot is
+  never written.)
 """
 
 from __future__ import annotations
@@ -24,8 +34,12 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
+from tracker.publish import feeds
 from tracker.publish.schema import DB_NAME, ensure_indexes, index_name, indexes
 from tracker.replay.search import FTS_TRIGGERS, ensure_search
+
+#: The name the plugin is registered under, by its entry point or by `tracker serve`.
+PLUGIN_NAME = "ksilkroad-tracker"
 
 #: Columns that name a row elsewhere: column → (table, key column).
 LINKS = {
@@ -196,6 +210,19 @@ def asgi_wrapper(datasette):
     return wrap
 
 
+def is_tracker_database(datasette, database: str | None) -> bool:
+    """Is `database` the tracker's? `tracker serve` serves it as `tracker`; a snapshot is
+    served under its file's name, with metadata (`tracker build`'s) that describes the
+    tracker's tables. Worked out once per database: cells ask for every value drawn."""
+    if database == DB_NAME:
+        return True
+    known = datasette.__dict__.setdefault("_tracker_databases", {})
+    if database not in known:
+        tables = datasette.metadata("tables", database=database, fallback=False) if database else None
+        known[database] = "effective_events" in (tables or {})
+    return known[database]
+
+
 #: Foreign-key columns each table of each database file declares (a live database's schema
 #: keeps them for good; a built one declares them all).
 _declared_keys: dict[tuple[str | None, str], set[str]] = {}
@@ -203,24 +230,24 @@ _declared_keys: dict[tuple[str | None, str], set[str]] = {}
 
 #: Each linked table's URL, worked out once: Datasette's URL builder took most of the time
 #: of a page of a thousand linked rows.
-_table_urls: dict[tuple[str, str], str] = {}
+_table_urls: dict[tuple[str, str, str], str] = {}
 
 
-def _link(datasette, table: str, key: str, value: str) -> markupsafe.Markup:
-    where = (datasette.setting("base_url"), table)
+def _link(datasette, database: str, table: str, key: str, value: str) -> markupsafe.Markup:
+    where = (datasette.setting("base_url"), database, table)
     base = _table_urls.get(where)
     if base is None:
-        base = _table_urls[where] = datasette.urls.table(DB_NAME, table)
+        base = _table_urls[where] = datasette.urls.table(database, table)
     url = f"{base}?{key}={urllib.parse.quote_plus(value)}"
     escape = markupsafe.escape
     return markupsafe.Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
 
 
-def _links(datasette, column: str, target: tuple[str, str], value: str) -> markupsafe.Markup:
+def _links(datasette, database: str, column: str, target: tuple[str, str], value: str) -> markupsafe.Markup:
     if column == "countries":
         codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
-        return markupsafe.Markup(", ").join(_link(datasette, *target, code) for code in codes)
-    return _link(datasette, *target, value)
+        return markupsafe.Markup(", ").join(_link(datasette, database, *target, code) for code in codes)
+    return _link(datasette, database, *target, value)
 
 
 @hookimpl
@@ -230,15 +257,15 @@ def render_cell(value, column, table, database, datasette):
     Called for every cell drawn, so it returns None as early as it can; on a query page
     (table is None: search, the as-of questions) nothing declares keys, so it links at once.
     """
-    if database != DB_NAME or not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value:
         return None
     target = LINKS.get(column)
     if column == "id" and table in EVENT_ID_TABLES:
         target = ("effective_events", "id")
-    if target is None or target[0] == table:
+    if target is None or target[0] == table or not is_tracker_database(datasette, database):
         return None
     if table is None:
-        return _links(datasette, column, target, value)
+        return _links(datasette, database, column, target, value)
 
     async def render():
         db = datasette.get_database(database)
@@ -248,7 +275,7 @@ def render_cell(value, column, table, database, datasette):
             declared = _declared_keys[(db.path, table)] = {fk["column"] for fk in fks}
         if column in declared:
             return None  # Datasette links declared foreign keys itself, with labels
-        return _links(datasette, column, target, value)
+        return _links(datasette, database, column, target, value)
 
     return render()
 
@@ -298,8 +325,19 @@ NEXT_SEARCH_PAGE = """
 
 @hookimpl
 def extra_body_script(template, database, request, datasette):
-    if database != DB_NAME or template not in ("table.html", "query.html"):
+    if template not in ("table.html", "query.html") or not is_tracker_database(datasette, database):
         return None
-    if template == "query.html" and request is not None and request.path == datasette.urls.table(DB_NAME, "search"):
+    if template == "query.html" and request is not None and request.path == datasette.urls.table(database, "search"):
         return FOLD_COLUMN_DESCRIPTIONS + NEXT_SEARCH_PAGE
     return FOLD_COLUMN_DESCRIPTIONS
+
+
+@hookimpl(trylast=True)
+def register_output_renderer(datasette):
+    """The calendar and Atom renderers. Called after every other plugin's (trylast), so they
+    take the place of datasette-ics's and datasette-atom's, which register the same
+    extensions: Datasette keeps the last renderer given for an extension."""
+    return [
+        {"extension": "ics", "render": feeds.render_ics, "can_render": feeds.can_render_ics},
+        {"extension": "atom", "render": feeds.render_atom, "can_render": feeds.can_render_atom},
+    ]

@@ -177,19 +177,29 @@ def _datasette_class():
     return TrackerDatasette
 
 
+def ensure_plugin() -> None:
+    """Register the tracker's plugin with Datasette unless its entry point already has
+    (a checkout not reinstalled since the entry point was declared): once, either way."""
+    from datasette.plugins import pm
+
+    from tracker.publish import plugin
+
+    if not pm.is_registered(plugin) and pm.get_plugin(plugin.PLUGIN_NAME) is None:
+        pm.register(plugin, name=plugin.PLUGIN_NAME)
+
+
 def datasette_for(path: str | os.PathLike, *, immutable: bool = False, live: bool = True):
     """A Datasette instance serving `path` as `tracker`, with the metadata, plugins and limits.
 
-    `live` registers the tracker's own plugin, which links cells and keeps the search
-    index current while other processes append to the log. The limits of
-    tracker.publish.limits apply either way.
+    The tracker's own plugin (tracker.publish.plugin: links, scripts, feeds) is the one
+    its entry point loads wherever the package is installed, as for a snapshot served by
+    plain `datasette`; it is registered here only when that has not happened. `live` keeps
+    the search index current while other processes append to the log (not for an
+    immutable file). The limits of tracker.publish.limits apply either way.
     """
-    from datasette.plugins import pm
-
     from tracker.publish import limits, plugin
 
-    if live and not pm.is_registered(plugin):
-        pm.register(plugin, name="tracker-site")
+    ensure_plugin()
     limits.quiet_error_pages()
     ds = _datasette_class()([], metadata=load_metadata(), settings=SETTINGS)
     if live and not immutable:

@@ -20,7 +20,7 @@ from tracker.replay.tables import derived_tables
 def verify_all(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
     """The log's own checks, then the projections against a fresh replay (on a private copy)."""
     report = verify_log(store, heads)
-    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+    if not store.shared and store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
         check_projections(store, report)
     return report
 
