@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_until_serving
 
 from tests.test_publish import HOSTILE
 from tracker.log.bundled import record_path
@@ -405,12 +406,6 @@ def test_only_get_and_head_are_answered(db):
 # --- tracker serve, as run -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tracker_serve_has_the_limits(tmp_path):
     db = tmp_path / "tracker.db"
     port = free_port()
@@ -422,13 +417,7 @@ def test_tracker_serve_has_the_limits(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read().decode()
-                time.sleep(0.1)
+        wait_until_serving(process, base, "tracker serve")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(base + "/tracker/projects", data=b"x=1", method="POST"), timeout=10)
         assert refused.value.code == 405 and refused.value.headers["Allow"] == "GET, HEAD"

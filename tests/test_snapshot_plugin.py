@@ -8,14 +8,14 @@ import asyncio
 import importlib.metadata
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_until_serving
 
 from tracker.log.bundled import record_path
 from tracker.log.importing import read_jsonl
@@ -63,12 +63,6 @@ def test_the_plugin_is_registered_once_and_its_feeds_win(tmp_path):
         assert ds.renderers["ics"][0] is feeds.render_ics and ds.renderers["atom"][0] is feeds.render_atom
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fetch(url: str) -> tuple[str, str]:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.headers["content-type"], response.read().decode("utf-8")
@@ -92,16 +86,7 @@ def snapshot(tmp_path_factory):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError(server.stdout.read().decode())
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("datasette did not start")
+        wait_until_serving(server, base, "datasette")
         prepare_path(work / "tracker.db")  # as `tracker serve` does before serving
         yield base, datasette_for(work / "tracker.db")
     finally:
