@@ -119,11 +119,17 @@ def metrics() -> dict[str, Metric]:
 
 
 def nearest(text: str, most: int = 3) -> list[str]:
-    """The listed slugs closest to `text`, the closest first: the close ones, or else the least far."""
+    """The listed slugs closest to `text`, the closest first: those sharing a word with it
+    (`trade volume` → bilateral_trade), then the close spellings, or else the least far."""
     import difflib
+    import re
 
     slugs = list(metrics())
-    return difflib.get_close_matches(text, slugs, n=most) or difflib.get_close_matches(text, slugs, n=most, cutoff=0)
+    words = set(re.split(r"[\s._-]+", text.lower())) - {""}
+    sharing = [slug for slug in difflib.get_close_matches(text, slugs, n=len(slugs), cutoff=0)
+               if words & set(re.split(r"[._-]+", slug))]
+    close = difflib.get_close_matches(text, slugs, n=most) or difflib.get_close_matches(text, slugs, n=most, cutoff=0)
+    return list(dict.fromkeys(sharing + close))[:most]
 
 
 def listed_metric(slug: str) -> str:

@@ -173,6 +173,23 @@ AS_OF_SQL = sql.BOUNDS + _state(_live(sql.BITEMPORAL))
 #: Values never end in world time: today's state is the values the tracker still gives.
 NOW_SQL = AS_OF_SQL.replace(sql.BITEMPORAL, "h.known_to IS NULL")
 
+def readable_amount(row: dict[str, Any]) -> str | None:
+    """The headline amount with its thousands separated, for a table: 6,000,000,000. The
+    amount is stored as the decimal it was entered as, so it is never rounded here."""
+    from decimal import Decimal, InvalidOperation
+
+    amount = row.get("amount")
+    try:
+        return f"{Decimal(amount):,}" if amount is not None else None
+    except (InvalidOperation, TypeError, ValueError):
+        return str(amount)
+
+
+def disagreement(row: dict[str, Any]) -> str:
+    """`disagree` in words, for a table: the values given differ ("yes"), or blank."""
+    return "yes" if row.get("disagree") else ""
+
+
 COMMAND = Command(
     name="figures",
     help="""Reported figures: each series' latest published value, every value reported, and whether they disagree.
@@ -185,8 +202,11 @@ COMMAND = Command(
     """,
     key_help="A metric (bilateral_trade), or one series (bilateral_trade:KR,KZ:2023).",
     key_metavar="[METRIC]",
+    key_names="metric",
     noun=("series", "series"),
     columns=("metric", "countries", "period", "amount", "unit", "reported", "disagree", "event"),
+    derived={"amount": readable_amount, "disagree": disagreement},
+    json_columns=("values",),
     missing="no figures for '{key}'{when}",
 )
 

@@ -209,10 +209,6 @@ def schedule(row: dict[str, Any]) -> str | None:
     return text
 
 
-#: Columns the command's table shows that are made from a row rather than read: column →
-#: the cell from the row (a dict of the answer's columns). `--json` prints the columns read.
-DERIVED_COLUMNS = {"schedule": schedule}
-
 COMMAND = Command(
     name="status",
     help="""Project status: each project's name, status, since when, the event that set it, and its schedule.
@@ -228,6 +224,7 @@ COMMAND = Command(
     key_names="project",
     noun=("project", "projects"),
     columns=("project", "name", "status", "since", "schedule", "event"),
+    derived={"schedule": schedule},
     event_days=("since",),
     one=True,
     missing="no project '{key}'{when}: it does not appear until later",

@@ -32,7 +32,8 @@ import keyword
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Protocol, runtime_checkable
 
 
@@ -58,8 +59,9 @@ class Command:
     key_option: str | None = None
     #: What a person may call the key, checked (and turned into the stored form) before
     #: the query: "project" (a slug the log knows; an unknown one is refused naming the
-    #: nearest), "country" (an ISO code; a country's name is refused naming its code), or
-    #: None (taken as given).
+    #: nearest), "country" (an ISO code; a country's name is refused naming its code),
+    #: "metric" (a listed metric, alone or starting a series key; an unlisted one is
+    #: refused naming the nearest listed), or None (taken as given).
     key_names: str | None = None
     #: The unit of a row, singular and plural, for the table's title: ("project", "projects").
     noun: tuple[str, str] = ("row", "rows")
@@ -68,6 +70,14 @@ class Command:
     #: Columns holding the first day of the event in the row's `event` column: a table
     #: shows them at the precision the event was given (`2024-06`, not `2024-06-01`).
     event_days: tuple[str, ...] = ()
+    #: Columns the table shows made from the row rather than read as stored: column → the
+    #: cell from the row (a dict of the answer's columns), such as the status's `schedule`
+    #: in words or a figure's amount with thousands separated. `--json` prints the columns
+    #: as stored, so a program never parses words.
+    derived: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    #: Columns stored as JSON text (SQLite has no arrays): `--json` prints them as JSON
+    #: values, not as strings holding JSON.
+    json_columns: tuple[str, ...] = ()
     #: With a key, `--json` prints one object rather than an array.
     one: bool = False
     #: With a key and no rows, the error (exit 2), formatted with `key` and `when` (the
@@ -202,6 +212,8 @@ class SumProjection(Projection, Protocol):
 SHAPES: dict[str, type] = {"state": StateProjection, "sum": SumProjection}
 #: Marks a protocol member that is a function, not a declaration.
 METHOD = object()
+#: What a command's key may be checked as (Command.key_names).
+KEY_NAMES = (None, "project", "country", "metric")
 #: The parameters every projection's command has besides its key (the key cannot be one).
 COMMAND_OPTIONS = ("ctx", "as_of", "known_at", "as_json")
 
@@ -278,10 +290,15 @@ def problems(module: Any) -> list[str]:
             found.append(f"{name}: COMMAND takes its key as an argument (key_metavar) or an option (key_option)")
         if command.one and command.missing is None:
             found.append(f"{name}: COMMAND.one needs COMMAND.missing (one key's answer with no rows)")
-        if command.key_names not in (None, "project", "country"):
-            found.append(f"{name}: COMMAND.key_names must be 'project', 'country' or None")
+        if command.key_names not in KEY_NAMES:
+            found.append(f"{name}: COMMAND.key_names must be one of {', '.join(map(repr, KEY_NAMES))}")
         if not command.columns:
             found.append(f"{name}: COMMAND.columns names no column")
+        for column, made in command.derived.items():
+            if column not in command.columns:
+                found.append(f"{name}: COMMAND.derived makes {column!r}, which COMMAND.columns does not show")
+            if not callable(made):
+                found.append(f"{name}: COMMAND.derived[{column!r}] must be a function of the row")
     return found
 
 

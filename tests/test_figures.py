@@ -323,11 +323,43 @@ def test_tracker_figures_prints_a_table_and_names_a_metric_without_figures(cli):
     assert table.exit_code == 0
     assert table.stdout.splitlines() == [
         "metric\tcountries\tperiod\tamount\tunit\treported\tdisagree\tevent",
-        f"bilateral_trade\tKR,KZ\t2023\t6000000000\tUSD\t2025-01-31\t0\t{cli.json('list')[0]['id']}",
+        f"bilateral_trade\tKR,KZ\t2023\t6,000,000,000\tUSD\t2025-01-31\t\t{cli.json('list')[0]['id']}",
     ]
     missing = cli("figures", "remittances")
     assert missing.exit_code == 2 and plain(missing.stderr).startswith("Error: no figures for 'remittances'")
     assert cli("figures", "bilateral_trade", "--as-of", "2024-01").exit_code == 2
+
+
+def test_tracker_figures_json_gives_values_as_a_list_and_the_table_marks_a_disagreement(cli):
+    from .test_cli import as_options
+
+    first = example("figure")
+    assert cli("log", "figure", *as_options(first)).exit_code == 0
+    assert cli("log", "figure", *as_options({**first, "amount": "6200000000", "summary": "A second estimate."})).exit_code == 0
+    [row] = cli.json("figures", "bilateral_trade:KR,KZ:2023")
+    assert isinstance(row["values"], list) and sorted(v["amount"] for v in row["values"]) == ["6000000000", "6200000000"]
+    assert row["disagree"] == 1 and row["amount"] in {"6000000000", "6200000000"}
+    table = cli("figures", "bilateral_trade").stdout.splitlines()
+    assert table[1].split("\t")[6] == "yes"
+
+
+@pytest.mark.parametrize("typed, named, nearest", [
+    ("trade-volume", "'trade-volume' is not a listed metric", "bilateral_trade"),
+    ("investment:KR,KZ", "'investment' is not a listed metric", "investment_flow, investment_stock"),
+    ("Bilateral_Trad", "'Bilateral_Trad' is not a listed metric", "bilateral_trade"),
+])
+def test_tracker_figures_refuses_an_unlisted_metric_naming_the_nearest(cli, typed, named, nearest):
+    assert cli("init").exit_code == 0
+    result = cli("figures", typed)
+    message = plain(result.stderr).strip()
+    assert result.exit_code == 2 and result.stdout == "" and len(message.splitlines()) == 1
+    assert message.startswith(f"Error: METRIC '{typed}'") and named in message
+    assert f"the nearest: {nearest}" in message
+
+
+def test_a_listed_metric_in_another_case_is_the_metric(cli):
+    assert cli("init").exit_code == 0
+    assert cli.json("figures", "Bilateral_Trade") == cli.json("figures", "bilateral_trade") != []
 
 
 def test_the_figures_page_asks_the_same_question(tmp_path):

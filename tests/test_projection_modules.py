@@ -126,7 +126,7 @@ def test_the_command_is_declared_in_full(module):
     assert command.help.strip().split("\n")[0].endswith(".")
     assert command.key_help.endswith(".")
     assert (command.key_metavar is None) != (command.key_option is None)
-    assert command.key_names in (None, "project", "country")
+    assert command.key_names in (None, "project", "country", "metric")
     assert command.columns and set(command.event_days) <= set(command.columns)
     assert not command.event_days or "event" in command.columns
     assert all(command.noun)
@@ -162,7 +162,7 @@ def test_the_sql_runs_on_a_replayed_database_and_now_agrees_with_as_of_with_no_b
     now = ask(module.NOW_SQL, as_of=None, known_at=None)
     assert now, "the bundled record gives every projection rows"
     assert now == ask(module.AS_OF_SQL)
-    assert set(module.COMMAND.columns) <= set(now[0]) | set(getattr(module, "DERIVED_COLUMNS", {}))
+    assert set(module.COMMAND.columns) <= set(now[0]) | set(module.COMMAND.derived)
     canned = ask(module.CANNED_QUERY.sql)
     assert canned and all(row in now for row in canned)
     key = now[-1][module.KEY_COLUMN]
@@ -204,6 +204,21 @@ def test_registering_refuses_a_module_that_is_not_a_projection_and_names_what_it
     assert "VERSION must be" in str(refused.value)
     assert broken not in projections.PROJECTIONS
     assert protocol.problems(types.ModuleType("empty")) == ["empty: SHAPE must be one of ['state', 'sum'], not None"]
+
+
+def test_a_command_may_only_derive_columns_its_table_shows_and_check_keys_it_knows():
+    import dataclasses
+
+    odd = types.ModuleType("odd")
+    for name in dir(extra_projection):
+        if not name.startswith("_"):
+            setattr(odd, name, getattr(extra_projection, name))
+    odd.COMMAND = dataclasses.replace(extra_projection.COMMAND, derived={"wordy": str, "kind": "not a function"},
+                                      key_names="colour")
+    found = protocol.problems(odd)
+    assert "odd: COMMAND.derived makes 'wordy', which COMMAND.columns does not show" in found
+    assert "odd: COMMAND.derived['kind'] must be a function of the row" in found
+    assert any(p.startswith("odd: COMMAND.key_names must be one of") for p in found)
 
 
 def test_registering_refuses_a_module_whose_names_are_taken():

@@ -65,3 +65,29 @@ def project_slug(conn: sqlite3.Connection, text: str, option: str = "--project")
     else:
         hint = "; `tracker status` lists every project"
     raise UnknownName(f"{option} {_shown(text)}: no such project{hint}")
+
+
+def metric_key(text: str, option: str = "METRIC") -> str:
+    """`text` when it names a listed metric, alone or leading a series key
+    (`bilateral_trade:KR,KZ:2023`); else UnknownName naming the nearest listed metrics.
+
+    A metric nobody lists can have no figures, so a typo is told apart from a series with
+    no values yet."""
+    from events.metrics import MetricListError, metrics, nearest
+
+    given = text.strip()
+    metric = given.split(":", 1)[0]
+    try:
+        listed = metrics()
+    except MetricListError as e:
+        raise UnknownName(f"{option} {_shown(text)} cannot be checked: {e}") from None
+    if metric in listed:
+        return given
+    if metric.lower() in listed:
+        return metric.lower() + given[len(metric):]
+    named = _shown(text) if metric == given else f"{_shown(text)}: {_shown(metric)}"
+    close = nearest(metric.lower().replace("-", "_").replace(" ", "_"))
+    raise UnknownName(
+        f"{option} {named} is not a listed metric; the nearest: {', '.join(close)} "
+        "(events/data/metrics.csv lists them all, with the file TRACKER_METRICS names)"
+    )

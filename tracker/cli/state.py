@@ -4,6 +4,7 @@ each made from the module's COMMAND), and replay."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Annotated, Any, Optional
 
 import typer
@@ -73,16 +74,23 @@ def _when(bounds: dict) -> str:
 
 def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
           occurred: dict[str, str] | None = None, *, columns: tuple[str, ...] = (),
-          event_days: tuple[str, ...] = (), derived: dict[str, Any] | None = None) -> None:
-    """JSON as the contract has it (every column); or a table for people of `columns`, where a
-    day in `event_days` that is the first day of its event's month or year shows as that
-    month or year (`2024-06`, not `2024-06-01`), and a column in `derived` is made from the
-    row by its function (a projection's DERIVED_COLUMNS, such as the status's `schedule`)."""
+          event_days: tuple[str, ...] = (), derived: Mapping[str, Any] | None = None,
+          json_columns: tuple[str, ...] = ()) -> None:
+    """JSON as the contract has it (every column, a column in `json_columns` decoded); or a
+    table for people of `columns`, where a day in `event_days` that is the first day of its
+    event's month or year shows as that month or year (`2024-06`, not `2024-06-01`), and a
+    column in `derived` is made from the row by its function (Command.derived, such as the
+    status's `schedule`)."""
+    import json
+
     from events.dates import DateError, parse_occurred
 
     from tracker.cli.output import emit_json, emit_table
 
     if as_json:
+        if json_columns:
+            rows = [{c: json.loads(v) if c in json_columns and isinstance(v, str) else v for c, v in row.items()}
+                    for row in rows]
         emit_json(rows[0] if one else rows)
         return
 
@@ -118,7 +126,7 @@ def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, 
     """Print a projection's rows (one key's with `key`), now or as of/known at the bounds."""
     from tracker.replay.queries import asker
 
-    from tracker.cli.names import UnknownName, country_code, project_slug
+    from tracker.cli.names import UnknownName, country_code, metric_key, project_slug
 
     command = projection.COMMAND
     bounds = _bounds(as_of, known_at, reported_by)
@@ -126,6 +134,11 @@ def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, 
     if command.key_names == "country" and key is not None:  # no log needed: checked first
         try:
             key = country_code(key, command.key_label)
+        except UnknownName as e:
+            raise fail(str(e)) from None
+    elif command.key_names == "metric" and key is not None:
+        try:
+            key = metric_key(key, command.key_label)
         except UnknownName as e:
             raise fail(str(e)) from None
     elif command.key_names == "project":
@@ -136,7 +149,7 @@ def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, 
     singular, plural = command.noun
     _emit(rows, command.one and bool(key), as_json, f"{counted(len(rows), singular, plural)}{_when(bounds)}",
           occurred, columns=command.columns, event_days=command.event_days,
-          derived=getattr(projection, "DERIVED_COLUMNS", None))
+          derived=command.derived, json_columns=command.json_columns)
 
 
 def _command_info(projection) -> typer.models.CommandInfo:
