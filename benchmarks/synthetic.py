@@ -2,7 +2,10 @@
 
 Deterministic for a given seed. World time runs forward through the log, but a
 share of events are recorded late (dated up to a year back) and a share are
-corrections or retractions of earlier events, like a real tracker's log.
+corrections or retractions of earlier events, like a real tracker's log. A fifth
+of the events about a project report when it is planned to happen (a year, a month
+or a day, up to four years ahead, sometimes later than the last plan: a slip), and
+about a tenth are figures of listed metrics.
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ def _occurred(rng: random.Random, day: dt.date) -> str:
     return f"{day.isoformat()}{rng.choice('?~')}"
 
 
+def _planned(rng: random.Random, day: dt.date) -> str:
+    """A planned date up to four years after `day`, at the precision plans are given in."""
+    when = day + dt.timedelta(days=rng.randint(30, 4 * 365))
+    roll = rng.random()
+    if roll < 0.4:
+        return str(when.year)
+    if roll < 0.7:
+        return when.strftime("%Y-%m")
+    return when.isoformat()
+
+
 def _value(rng: random.Random) -> dict[str, Any]:
     return {"amount": str(rng.randrange(1, 5000) * 10**rng.randint(4, 7)), "currency": rng.choice(["USD", "USD", "KRW", "EUR"])}
 
@@ -105,6 +119,7 @@ def generate(
     seed: int = 7,
     late_share: float = 0.10,
     amendment_share: float = 0.01,
+    planned_share: float = 0.20,
     projects: int | None = None,
     start: dt.date = dt.date(2005, 1, 1),
 ) -> Iterator[dict[str, Any]]:
@@ -113,7 +128,8 @@ def generate(
     Every event carries an explicit, increasing `recorded_at`, so that knowledge
     time has a history to ask about. World time advances with the log; `late_share`
     of events are dated up to a year before the current world date, and
-    `amendment_share` are corrections or retractions of recent events.
+    `amendment_share` are corrections or retractions of recent events;
+    `planned_share` of the events about a project carry a `planned_for`.
     """
     rng = random.Random(seed)
     project_count = projects or max(10, n // 50)
@@ -154,6 +170,8 @@ def generate(
             "sources": [_source(rng, day) for _ in range(rng.choice([1, 1, 1, 2]))],
             **_kind_fields(rng, kind, countries),
         }
+        if project and kind != "summit" and rng.random() < planned_share:
+            event["planned_for"] = _planned(rng, day)
         if project and rng.random() < 0.2:
             event["project_name"] = f"Project {project.split('-')[1]} ({rng.choice(WORDS)})"
         if rng.random() < 0.3:

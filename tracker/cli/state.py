@@ -22,10 +22,12 @@ def _bounds(as_of: str | None, known_at: str | None, reported_by: str | None = N
         raise fail(str(e)) from None
 
 
-def _read(ctx: typer.Context, query, key: str | None, bounds: dict, *, names=None, as_json: bool = False):
-    """The query's rows, `key` first checked by `names` (a tracker.cli.names lookup), and an
+def _read(ctx: typer.Context, projection, key: str | None, bounds: dict, *, names=None, as_json: bool = False):
+    """The projection's rows, `key` first checked by `names` (a tracker.cli.names lookup), and an
     empty answer explained. For a table, also each row's event as entered (`occurred`),
     so its dates show at their precision."""
+    from tracker.replay.queries import answer
+
     from tracker.cli.common import explain_empty
     from tracker.cli.names import UnknownName
 
@@ -35,13 +37,13 @@ def _read(ctx: typer.Context, query, key: str | None, bounds: dict, *, names=Non
                 key = names(store.conn, key)
             except UnknownName as e:
                 raise fail(str(e)) from None
-        if bounds.get("reported_by"):  # the log as reported then, replayed in memory
-            from tracker.replay.filtered import reported_view
+        if bounds.get("reported_by"):  # one key's events, or the log as reported then in memory
+            from tracker.replay.keyed import reported_answer
 
-            with reported_view(store, reported_by=bounds["reported_by"], known_at=bounds["known_at"]) as view:
-                rows = query(view.conn, key, as_of=bounds["as_of"], known_at=None)
+            rows = reported_answer(store, projection, key, as_of=bounds["as_of"], known_at=bounds["known_at"],
+                                   reported_by=bounds["reported_by"])
         else:
-            rows = query(store.conn, key, as_of=bounds["as_of"], known_at=bounds["known_at"])
+            rows = answer(store.conn, projection, key, as_of=bounds["as_of"], known_at=bounds["known_at"])
         if not rows:
             explain_empty(store, as_of=bounds["as_of"], known_at=bounds["known_at"],
                           reported_by=bounds.get("reported_by"))
@@ -124,7 +126,6 @@ def _emit(rows: list[dict[str, Any]], one: bool, as_json: bool, title: str,
 def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, known_at: str | None,
             reported_by: str | None, as_json: bool) -> None:
     """Print a projection's rows (one key's with `key`), now or as of/known at the bounds."""
-    from tracker.replay.queries import asker
 
     from tracker.cli.names import UnknownName, country_code, metric_key, project_slug
 
@@ -143,7 +144,7 @@ def _answer(ctx: typer.Context, projection, key: str | None, as_of: str | None, 
             raise fail(str(e)) from None
     elif command.key_names == "project":
         names = functools.partial(project_slug, option=command.key_label)
-    key, rows, occurred = _read(ctx, asker(projection), key, bounds, names=names, as_json=as_json)
+    key, rows, occurred = _read(ctx, projection, key, bounds, names=names, as_json=as_json)
     if key and not rows and command.missing:
         raise fail(command.missing.format(key=key, when=_when(bounds)))
     singular, plural = command.noun

@@ -19,7 +19,7 @@ question on all three axes is answered from. Nothing here knows the projections.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -50,9 +50,22 @@ def reported_rows(conn: sqlite3.Connection, *, reported_by: str | None = None,
     """
     sql = f"SELECT {', '.join(COLUMNS)} FROM events" + (" WHERE recorded_at <= ?" if known_at else "")
     rows = conn.execute(sql + " ORDER BY seq", (known_at,) if known_at else ())
+    if reported_by is None:
+        yield from rows
+    else:
+        yield from passing(rows, reported_by=reported_by)
+
+
+def passing(rows: Iterable[tuple], *, reported_by: str | None = None,
+            known_at: str | None = None) -> Iterator[tuple]:
+    """Those of `rows` (log rows, COLUMNS, in seq order) that pass the bounds, by the rules
+    above: the filter `reported_rows` applies to the whole log, for any part of it that
+    holds each amendment's target with it (one key's events and their amendments)."""
     body_at, kind_at, recorded_at_at = COLUMNS.index("body"), COLUMNS.index("kind"), COLUMNS.index("recorded_at")
     passed: set[str] = set()
     for row in rows:
+        if known_at is not None and row[recorded_at_at] > known_at:
+            continue
         if reported_by is None:
             yield row
             continue

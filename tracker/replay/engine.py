@@ -48,7 +48,7 @@ from tracker.replay.checkpoints import (
 from tracker.replay.shortcuts import amended_world_seqs, from_table, refold_from_table
 from tracker.replay.states import StateFold, close_queue, open_queue
 from tracker.replay.sums import SumFold
-from tracker.replay.tables import ENGINE, ENGINE_SCHEMA, _drop_and_create, _indexed_table, _objects, projections
+from tracker.replay.tables import ENGINE, ENGINE_SCHEMA, WILDCARD, _drop_and_create, _indexed_table, _objects, projections
 
 FLUSH = 5000
 
@@ -160,6 +160,25 @@ class _Run:
                 fold.add(new, seq, known_at)
         for fold in self.states:
             fold.queue(seq, known_at, old, new, pos)
+        if old is not None:
+            self.note_former_keys(old, new)
+
+    def note_former_keys(self, old: dict[str, Any], new: dict[str, Any] | None) -> None:
+        """Keep the keys `old` had and `new` lacks in `former_keys` (see tracker.replay.tables)."""
+        for fold in self.states:
+            p = fold.p
+            gone = set(p.keys(old)) - (set(p.keys(new)) if new is not None else set())
+            if not gone:
+                continue
+            moved_before = self.conn.execute(
+                "SELECT 1 FROM former_keys WHERE projection = ? AND event = ? LIMIT 1", (p.NAME, old["id"])
+            ).fetchone()
+            if moved_before and new is not None:
+                gone = {*gone, WILDCARD}
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO former_keys (projection, key, event) VALUES (?, ?, ?)",
+                [(p.NAME, key, old["id"]) for key in sorted(gone)],
+            )
 
     def flush(self) -> None:
         if self.ee_rows:

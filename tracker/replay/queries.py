@@ -51,6 +51,15 @@ def answer(
     return _rows(conn, sql, {"as_of": as_of, "known_at": known_at, p.KEY_COLUMN: key or ""})
 
 
+def history_answer(conn: sqlite3.Connection, projection: ModuleType | str, key: str | None = None, *,
+                   as_of: str | None = None) -> list[dict[str, Any]]:
+    """A projection's rows (or one key's) as of `as_of` from its history table alone, every
+    row taken as known: its AS_OF_SQL with no knowledge bound, even with no `as_of` (a
+    database holding a history and nothing else, as `tracker.replay.keyed` makes)."""
+    p = _projection(projection)
+    return _rows(conn, p.AS_OF_SQL, {"as_of": as_of, "known_at": None, p.KEY_COLUMN: key or ""})
+
+
 def asker(projection: ModuleType | str) -> Callable[..., list[dict[str, Any]]]:
     """`answer` bound to one projection: ask(conn, key=None, *, as_of=None, known_at=None)."""
     p = _projection(projection)

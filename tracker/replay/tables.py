@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -45,7 +45,19 @@ CREATE TABLE event_countries (
 ) WITHOUT ROWID;
 CREATE INDEX event_countries_country ON event_countries (country, event);
 CREATE INDEX event_countries_event ON event_countries (event);
+CREATE TABLE former_keys (
+    projection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (projection, key, event)
+) WITHOUT ROWID;
 """
+#: `former_keys` holds, for each state projection, the keys an amended world event had
+#: under a form it no longer has (a correction moved it, a retraction took it away), so
+#: that a question about one key on the reported axis (`tracker.replay.keyed`) finds every
+#: event that may belong to the key in some filtered log. An event whose key changed more
+#: than once is listed under WILDCARD: a mix of its corrections could give it any key.
+WILDCARD = "*"
 #: The search index `tracker.replay.search.ensure_search` keeps over `effective_events`. A full
 #: replay drops it with the tables and lets `ensure_search` build it afresh at the end:
 #: emptying it row by row costs more than building it (it re-reads every old document).
