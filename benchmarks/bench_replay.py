@@ -155,6 +155,11 @@ for name, key in (("project_status", project), ("summit_timeline", project), ("f
     p = projections.by_name(name)
     print(f"{name}_one_by_key", timed(lambda: reported_answer(store, p, key, reported_by=day), 20))
     print(f"{name}_one_by_key_all_axes", timed(lambda: reported_answer(store, p, key, reported_by=day, known_at=known, as_of=day), 20))
+tallies = projections.by_name("country_tallies")
+for country in ("UZ", "KR"):
+    print(f"country_tallies_{country.lower()}_by_key", timed(lambda: reported_answer(store, tallies, country, reported_by=day, as_of=day), 20))
+print("country_tallies_all_by_key", timed(lambda: reported_answer(store, tallies, None, reported_by=day, as_of=day), 5))
+print("country_tallies_all_now_by_key", timed(lambda: reported_answer(store, tallies, None, reported_by=day), 5))
 p = projections.by_name("project_status")
 print("project_status_one_plain", timed(lambda: reported_answer(store, p, project, reported_by=day, by_key=False), 1))
 """

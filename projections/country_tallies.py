@@ -9,6 +9,12 @@ counts for every later day), `known_from`/`known_to` the knowledge interval of t
 effective form of the event, and its counts. A late-recorded event adds one row per
 country; a correction closes the event's rows and opens new ones; a retraction closes them.
 
+A row's `reported` is the day its event counts as reported from (its earliest source's
+publication date), on the rows of events no amendment has touched, while they are live;
+with `tracker.replay.reported_sums`'s cells it answers "as of V, reported by R" without
+a replay (an amended event's rows carry none: its stretches of reported time are kept
+apart, see there).
+
 `country_tallies_checkpoints` — *checkpoints* in two levels, each row versioned in
 knowledge time (`known_from`/`known_to`):
   - `level` 'year', `start` = a year's first day: the totals of all the country's
@@ -50,7 +56,7 @@ from . import sql
 from .protocol import CannedQuery, Command
 
 NAME = "country_tallies"
-VERSION = 2
+VERSION = 3
 SHAPE = "sum"
 HISTORY = "country_tallies_history"
 #: Yearly and monthly running totals, bitemporal (see above).
@@ -87,6 +93,7 @@ CREATE TABLE country_tallies_history (
     known_to TEXT,
     event TEXT NOT NULL REFERENCES effective_events (id),
     seq INTEGER NOT NULL,
+    reported TEXT,
     kind TEXT NOT NULL,
     agreements INTEGER NOT NULL,
     visits_hosted INTEGER NOT NULL,
@@ -96,6 +103,10 @@ CREATE TABLE country_tallies_history (
 CREATE INDEX country_tallies_history_as_of
     ON country_tallies_history (country, valid_from, known_from);
 CREATE INDEX country_tallies_history_seq ON country_tallies_history (seq);
+CREATE INDEX country_tallies_history_reported ON country_tallies_history (country, reported)
+    WHERE reported IS NOT NULL AND known_to IS NULL;
+CREATE INDEX country_tallies_history_advance ON country_tallies_history (country, valid_from)
+    WHERE reported IS NOT NULL AND known_to IS NULL AND valid_from > reported;
 CREATE TABLE country_tallies_checkpoints (
     country TEXT NOT NULL REFERENCES countries (code),
     level TEXT NOT NULL,
@@ -144,7 +155,8 @@ def empty() -> list:
 
 
 def add(total: list, values: tuple, valid_from: str, sign: int = 1) -> None:
-    """Fold one contribution into a current total (sign -1 takes it out again).
+    """Fold one contribution into a current total (sign -1 takes it out again; sign n
+    folds in n alike contributions).
 
     `last_event_on` cannot be taken out by subtraction; the engine recomputes it.
     """
@@ -318,6 +330,8 @@ DATASETTE_TABLES = {
                         "= still counts).",
             "event": "The event that contributes the row.",
             "seq": "The event's position in the log.",
+            "reported": "The day the event counts as reported from (its earliest source's publication "
+                        "date), while it is as logged and the row is live; blank otherwise.",
             "kind": "The event's kind (each row adds one to the kind's count).",
             "agreements": "Agreements it adds (a signing's agreement_count, 1 for an MoU).",
             "visits_hosted": "1 if it is a visit the country hosted.",

@@ -187,6 +187,9 @@ class SumProjection(Projection, Protocol):
     """A fold whose state is a sum of its events' contributions (see `projections.country_tallies`)."""
 
     SHAPE: Literal["sum"]
+    #: (HISTORY, the contribution rows, also has a `reported` column and the indexes
+    #: `HISTORY_reported` and `HISTORY_advance`, which the reported axis reads: see
+    #: `projections.country_tallies` and `tracker.replay.reported_sums`.)
     #: The yearly and monthly running totals, bitemporal.
     CHECKPOINTS: str
     #: A contribution's values, in order.
@@ -206,7 +209,8 @@ class SumProjection(Projection, Protocol):
         """A zero total, in TOTAL_COLUMNS order."""
 
     def add(self, total: list, values: tuple, valid_from: str, sign: int = 1) -> None:
-        """Fold one contribution into (sign 1) or out of (sign -1) a total."""
+        """Fold one contribution into (sign 1) or out of (sign -1) a total; `sign` n folds
+        in n alike contributions at once (the reported axis adds groups of them)."""
 
 
 SHAPES: dict[str, type] = {"state": StateProjection, "sum": SumProjection}

@@ -98,6 +98,9 @@ def test_the_schema_creates_the_history_and_every_table_the_module_names(module)
         assert columns(conn, module.NAME) == [module.KEY_COLUMN, *module.TOTAL_COLUMNS]
         assert set(module.TOTAL_COLUMNS) <= set(columns(conn, module.CHECKPOINTS))
         assert set(module.CONTRIBUTION_COLUMNS) <= set(columns(conn, module.HISTORY))
+        # the reported axis's fast path (tracker.replay.reported_sums) reads these
+        assert "reported" in columns(conn, module.HISTORY)
+        assert objects[f"{module.HISTORY}_reported"] == objects[f"{module.HISTORY}_advance"] == "INDEX"
     assert module.KEY_COLUMN in columns(conn, module.HISTORY)
     assert module.RUN_INDEXES <= {name for name, kind in objects.items() if kind == "INDEX"}
     # every table and view it makes is described, every column of it too

@@ -19,6 +19,7 @@ question on all three axes is answered from. Nothing here knows the projections.
 from __future__ import annotations
 
 import sqlite3
+from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,13 +28,52 @@ import orjson
 from events.dates import parse_published
 from events.models import AMENDMENT_KINDS
 
+from tracker.log.amendments import Amendment, effective_form
+
+
+@lru_cache(maxsize=65536)
+def published_by(published: str) -> str:
+    """The day (YYYY-MM-DD) a source of `published` was out by: the end of its period.
+    Cached: a replay asks it of every source, and sources share their dates."""
+    return parse_published(published).end.isoformat()
+
 
 def reported_on(record: dict[str, Any], recorded_at: str) -> str:
     """The day (YYYY-MM-DD) from which `record` counts as reported."""
-    ends = [parse_published(source["published"]).end.isoformat() for source in record.get("sources") or ()]
+    ends = [published_by(source["published"]) for source in record.get("sources") or ()]
     if ends:
         return min(ends)
     return recorded_at[:10]
+
+
+def reported_versions(record: dict[str, Any], recorded_at: str,
+                      amendments: list[Amendment]) -> list[tuple[str, str | None, dict[str, Any] | None]]:
+    """What a world event said as reporting went on, everything recorded taken as known:
+    (from, to, form) for each stretch of reported time, `to` None for the last, `form`
+    None while retracted; nothing before the event itself counts as reported.
+
+    `amendments` are the event's corrections and retractions and the retractions of those
+    corrections (as `effective_form` takes them). The form at R is the event with the
+    amendments that pass at R (the rules above, as `passing` applies them to log rows),
+    so the form changes only on the days an amendment comes to count.
+    """
+    start = reported_on(record, recorded_at)
+    on = {a.id: max(start, reported_on({"sources": a.sources}, a.recorded_at or "")) for a in amendments}
+    versions: list[tuple[str, str | None, dict[str, Any] | None]] = []
+    for day in sorted({start, *on.values()}):
+        passed: set[str] = {record["id"]}
+        counted = []
+        for a in sorted(amendments, key=lambda a: a.seq or 0):
+            if on[a.id] <= day and a.target in passed:
+                passed.add(a.id)
+                counted.append(a)
+        form = effective_form(record, counted)
+        if versions and versions[-1][2] == form:
+            continue
+        if versions:
+            versions[-1] = (versions[-1][0], day, versions[-1][2])
+        versions.append((day, None, form))
+    return versions
 
 
 #: The columns `reported_rows` yields, in order: the whole log row.

@@ -120,11 +120,17 @@ class _Run:
         new = effective_form(orjson.loads(world_body), amendments)
         row = conn.execute("SELECT body FROM effective_events WHERE id = ?", (world_id,)).fetchone()
         old = orjson.loads(row[0]) if row else None
+        record = orjson.loads(world_body)
         if old == new:
             if new is not None:  # the `corrected` flag may still change
                 conn.execute("UPDATE effective_events SET corrected = ? WHERE id = ?", (int(corrected), world_id))
+            # nothing changed now, but reported earlier than what it undoes, it may have then
+            for fold in self.sums:
+                fold.revise_versions(record, world_recorded, amendments, if_kept=True)
             return
         self.change(world_seq, world_recorded, known_at, old, new, corrected, seq)
+        for fold in self.sums:
+            fold.revise_versions(record, world_recorded, amendments)
 
     def enter(self, seq: int, recorded_at: str, body: str) -> None:
         """Short cut: an event no amendment touches enters once, as logged, and stays.
@@ -157,7 +163,7 @@ class _Run:
             if old is not None:
                 fold.remove(old, seq, known_at)
             if new is not None:
-                fold.add(new, seq, known_at)
+                fold.add(new, seq, known_at, first=old is None)
         for fold in self.states:
             fold.queue(seq, known_at, old, new, pos)
         if old is not None:

@@ -12,7 +12,7 @@ folded by the projection's own `fold`, and asked the projection's own AS_OF_SQL 
 database in memory: the same rows as the plain answer, at the cost of one key's events.
 
 Sum projections (country tallies) add up every event of a key, which for a country is
-most of the log, so they keep the plain answer.
+most of the log: they have their own fast path, `tracker.replay.reported_sums`.
 """
 
 from __future__ import annotations
@@ -116,11 +116,17 @@ def key_answer(conn: sqlite3.Connection, projection: ModuleType, key: str, *, as
 def reported_answer(store, projection: ModuleType, key: str | None, *, as_of: str | None = None,
                     known_at: str | None = None, reported_by: str, by_key: bool = True) -> list[dict[str, Any]]:
     """The projection's rows (or one key's) as of `as_of`, known at `known_at`, reported by
-    `reported_by`. With a key of a state projection and `by_key` (the fast path), from
-    that key's events (`key_answer`); otherwise, or with `by_key=False` (the plain path),
+    `reported_by`. With `by_key` (the fast paths): one key of a state projection from that
+    key's events (`key_answer`), a sum with no knowledge bound from its reported cells
+    (`tracker.replay.reported_sums`); otherwise, or with `by_key=False` (the plain path),
     from a replay in memory of every row that passes (`tracker.replay.filtered`)."""
     if by_key and key is not None and answers_by_key(projection):
         return key_answer(store.conn, projection, key, as_of=as_of, known_at=known_at, reported_by=reported_by)
+    if by_key and projection.SHAPE == "sum" and known_at is None:
+        from tracker.replay.reported_sums import sum_answer
+        from tracker.replay.timeaxes import as_of_day, reported_by_day
+
+        return sum_answer(store.conn, projection, key, as_of=as_of_day(as_of), reported_by=reported_by_day(reported_by))
     from tracker.replay.filtered import reported_view
 
     with reported_view(store, reported_by=reported_by, known_at=known_at) as view:

@@ -22,6 +22,9 @@ from typing import Any
 
 from events.dates import iso_span
 
+from tracker.log.reported import reported_on
+from tracker.replay.reported_sums import ReportedCells
+
 FLUSH = 5000
 
 
@@ -75,7 +78,8 @@ class SumFold:
         self.cp_close_ids: list[tuple] = []  # (known_to, rowid) of stored rows to close
         # full replay only: per key, the live contributions' valid_from days (sorted) and counts
         self.live_days: dict[str, tuple[list[str], dict[str, int]]] = {}
-        history = (p.KEY_COLUMN, "valid_from", "known_from", "event", "seq", *p.CONTRIBUTION_COLUMNS)
+        self.cells = ReportedCells(conn, p, full=full)
+        history = (p.KEY_COLUMN, "valid_from", "known_from", "event", "seq", "reported", *p.CONTRIBUTION_COLUMNS)
         self._insert_rows = (
             f"INSERT INTO {p.HISTORY} ({', '.join(history)}) VALUES ({','.join('?' * len(history))})"
         )
@@ -96,8 +100,11 @@ class SumFold:
         p, rows, cps_of, totals, live = self.p, self.rows, self.cps, self.totals, self.live_days
         event_id = form["id"]
         year, month = start[:4] + "-01-01", start[:7] + "-01"
+        reported = reported_on(form, known_at)
+        cells = self.cells
         for key, values in p.contributions(form):
-            rows.append((key, start, known_at, event_id, seq, *values))
+            rows.append((key, start, known_at, event_id, seq, reported, *values))
+            cells.add(key, start, reported, values)
             cps = cps_of.get(key)
             if cps is None or not cps.newest(year, month):
                 self._checkpoint(key, start, values, 1, known_at)
@@ -113,12 +120,19 @@ class SumFold:
                     days.append(start)
             p.add(totals.get(key) or self._total(key), values, start)
 
-    def add(self, form: dict[str, Any], seq: int, known_at: str) -> None:
-        """The event at `seq` says `form` from `known_at`: open its contribution rows."""
+    def add(self, form: dict[str, Any], seq: int, known_at: str, first: bool = False) -> None:
+        """The event at `seq` says `form` from `known_at`: open its contribution rows.
+
+        `first`: the event as logged, entering (its rows count on the reported axis, in
+        the cells); otherwise an amended form (the event's reported versions count).
+        """
         p = self.p
         start = iso_span(form["occurred"])[0]
+        reported = reported_on(form, known_at) if first else None
         for key, values in p.contributions(form):
-            self.rows.append((key, start, known_at, form["id"], seq, *values))
+            self.rows.append((key, start, known_at, form["id"], seq, reported, *values))
+            if first:
+                self.cells.add(key, start, reported, values)
             self._checkpoint(key, start, values, 1, known_at)
             self._live_day(key, start, 1)
             p.add(self._total(key), values, start)
@@ -127,6 +141,14 @@ class SumFold:
         """The event at `seq` no longer says `old` from `known_at`: close its rows."""
         p, conn = self.p, self.conn
         self.flush()
+        reported = conn.execute(  # the event as logged, amended for the first time: out of the cells
+            f"SELECT reported FROM {p.HISTORY} WHERE seq = ? AND known_to IS NULL AND reported IS NOT NULL LIMIT 1",
+            (seq,),
+        ).fetchone()
+        if reported:
+            start = iso_span(old["occurred"])[0]
+            for key, values in p.contributions(old):
+                self.cells.add(key, start, reported[0], values, -1)
         conn.execute(
             f"DELETE FROM {p.HISTORY} WHERE seq = ? AND known_to IS NULL AND known_from = ?",
             (seq, known_at),
@@ -151,10 +173,20 @@ class SumFold:
         if len(self.cp_closed) >= FLUSH:
             self._write_checkpoints(final=False)
 
+    def revise_versions(self, record: dict[str, Any], recorded_at: str, amendments: list, if_kept: bool = False) -> None:
+        """An amendment of the world event `record` arrived: write its reported versions again
+        (with `if_kept`, only when it has some: an event no amendment has changed yet is in the cells)."""
+        if if_kept and self.conn.execute(
+            "SELECT 1 FROM sum_reported_versions WHERE projection = ? AND event = ? LIMIT 1", (self.name, record["id"])
+        ).fetchone() is None:
+            return
+        self.cells.revise(record, recorded_at, amendments)
+
     def finish(self) -> None:
-        """The run's end: write the checkpoints and the current totals."""
+        """The run's end: write the checkpoints, the reported cells and the current totals."""
         self.flush()
         self._write_checkpoints(final=True)
+        self.cells.finish()
         p, conn = self.p, self.conn
         columns = (p.KEY_COLUMN, *p.TOTAL_COLUMNS)
         insert = f"INSERT INTO {p.NAME} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"

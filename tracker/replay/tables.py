@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -45,6 +45,30 @@ CREATE TABLE event_countries (
 ) WITHOUT ROWID;
 CREATE INDEX event_countries_country ON event_countries (country, event);
 CREATE INDEX event_countries_event ON event_countries (event);
+CREATE TABLE sum_reported_cells (
+    projection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    valid_month TEXT NOT NULL,
+    reported_month TEXT NOT NULL,
+    totals TEXT NOT NULL,
+    PRIMARY KEY (projection, key, valid_month, reported_month)
+) WITHOUT ROWID;
+CREATE TABLE sum_reported_versions (
+    projection TEXT NOT NULL,
+    event TEXT NOT NULL,
+    reported_from TEXT NOT NULL,
+    key TEXT NOT NULL,
+    reported_to TEXT,
+    valid_from TEXT NOT NULL,
+    contribution TEXT NOT NULL,
+    PRIMARY KEY (projection, event, reported_from, key)
+) WITHOUT ROWID;
+CREATE INDEX sum_reported_versions_key ON sum_reported_versions (projection, key, valid_from);
+CREATE INDEX sum_reported_versions_from ON sum_reported_versions (projection, key, reported_from);
+CREATE INDEX sum_reported_versions_to ON sum_reported_versions (projection, key, reported_to)
+    WHERE reported_to IS NOT NULL;
+CREATE INDEX sum_reported_versions_advance ON sum_reported_versions (projection, key, valid_from)
+    WHERE valid_from > reported_from;
 CREATE TABLE former_keys (
     projection TEXT NOT NULL,
     key TEXT NOT NULL,
