@@ -261,17 +261,34 @@ ORDER BY t.country"""
 AS_OF_SQL = _as_of_sql()
 NOW_SQL = sql.current(", ".join((KEY_COLUMN, *TOTAL_COLUMNS)), NAME, KEY_COLUMN)
 
+def kinds_in_words(row: dict[str, Any]) -> str:
+    """The per-kind counts in words, the largest first, for a table: "12 announcements,
+    7 milestones, 3 visits" (a column per kind would make the table too wide to read)."""
+    shown = {"mou": ("MoU", "MoUs")}
+    counts = sorted(((row.get(plural) or 0, kind, plural) for kind, plural in KIND_COLUMNS), key=lambda c: -c[0])
+    return ", ".join(f"{n} {shown.get(kind, (kind, plural))[n != 1]}" for n, kind, plural in counts if n)
+
+
+def usd_in_words(row: dict[str, Any]) -> str:
+    """The USD order value with its thousands separated, blank when none."""
+    value = row.get("order_value_usd") or 0
+    return f"{value:,.0f}" if value else ""
+
+
 COMMAND = Command(
     name="tallies",
     help="""Country tallies: events per kind, agreements, visits hosted and made, USD order value.
 
-    With COUNTRY, that country only (--json prints one object).
+    The table gives the counts per kind in words; --json gives every count in its own
+    field. With COUNTRY, that country only (--json prints one object).
     """,
     key_help="One ISO 3166-1 alpha-2 code.",
     key_metavar="[COUNTRY]",
     key_names="country",
     noun=("country", "countries"),
-    columns=(KEY_COLUMN, *TOTAL_COLUMNS),
+    columns=(KEY_COLUMN, "events", "kinds", "agreements", "visits_hosted", "visits_made", "order_value_usd",
+             "last_event_on"),
+    derived={"kinds": kinds_in_words, "order_value_usd": usd_in_words},
     one=True,
     missing="no events involving '{key}'{when}",
 )

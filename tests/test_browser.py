@@ -66,7 +66,10 @@ def browser():
 
 
 PAGES = {
-    "home": ("/", "form.tracker-search"),
+    "home": ("/", ".tracker-numbers"),
+    "project": ("/project/korea-central-asia-summit", "svg.tracker-timeline"),
+    "project-as-of": ("/project/korea-central-asia-summit?as_of=2024-08-01", "svg.tracker-timeline"),
+    "event": ("/event/2024-06-hyundai-rotem-uz-high-speed-trains", ".tracker-facts"),
     "events-faceted": ("/tracker/effective_events?_facet=kind&_facet=status&kind=announcement", "table.rows-and-columns"),
     "project-status-as-of": ("/tracker/project_status_on?as_of=2024-08-01&known_at=&project=", "table.rows-and-columns"),
     "dashboard": ("/-/dashboards/ksilkroad?as_of=2024-12-31", "#chart-events-by-year svg, #chart-events-by-year canvas"),
@@ -135,3 +138,31 @@ def test_new_events_appear_without_restart(server, browser):
     text = page.inner_text("table.rows-and-columns")
     assert "Quokkaberry <script>alert(1)</script>" in text  # shown as text, not run
     page.close()
+
+
+def test_a_reader_goes_from_home_to_a_project_and_one_of_its_events(server, browser):
+    """What a reader checks: the home page's numbers and the summit's date, the project's
+    status, schedule and timeline, and an event's prose and sources, following links."""
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "/")
+    numbers = page.inner_text(".tracker-numbers")
+    assert "events" in numbers and "projects" in numbers
+    assert "planned for 2025" in page.inner_text(".tracker-summit")
+    page.click(".tracker-summit a")
+    page.wait_for_selector("svg.tracker-timeline")
+    assert page.url.endswith("/project/korea-central-asia-summit")
+    assert page.inner_text("h1") == "First Korea-Central Asia summit"
+    lede = page.inner_text(".tracker-lede")
+    assert "agreed" in lede and "since 2024-11" in lede and "planned for 2025" in lede
+    page.click(".tracker-list a:has-text(\"The chief result of the 17th cooperation forum\")")
+    page.wait_for_selector(".tracker-facts")
+    assert page.url.endswith("/event/2024-11-korea-central-asia-summit-agreed")
+    assert page.inner_text("h1") == "Summit, 2024-11"
+    assert "Caspian Policy Center" in page.inner_text("body")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "event-from-project.png"), full_page=True)
+    page.close()
+    assert errors == []

@@ -340,9 +340,9 @@ def test_atom_entries_have_a_link_an_author_and_their_own_updated_time(site):
         assert entry.find(f"{ATOM}content").get("type") == "text"
         link = entry.find(f"{ATOM}link[@rel='alternate']").get("href")
         id = entry.find(f"{ATOM}id").text.rsplit(":", 1)[1]
-        assert local(link) == f"/tracker/effective_events/{id}"
-        row_page = get(ds, local(link))
-        assert row_page.status_code == 200 and id in row_page.text
+        assert local(link) == f"/event/{id}"
+        event_page = get(ds, local(link))
+        assert event_page.status_code == 200 and id in event_page.text
         title = entry.find(f"{ATOM}title").text
         assert re.fullmatch(r"(MoU|[A-Z][a-z]+) \([0-9?~/-]+\): .+", title), title
         assert "_" not in title and id not in title, title  # words, not slugs

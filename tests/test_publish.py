@@ -195,7 +195,7 @@ def test_the_search_page_shows_hostile_text_as_text(ds):
 
 def test_event_links_to_its_project_and_countries(ds):
     listed = get(ds, "/tracker/effective_events?id=hostile-test-event")
-    assert 'href="/tracker/projects/hostile-project"' in listed.text
+    assert 'href="/project/hostile-project"' in listed.text  # the project's page, labelled with its name
     assert_no_live_markup(listed.text)
     page = get(ds, "/tracker/effective_events/hostile-test-event")
     assert page.status_code == 200
@@ -297,12 +297,12 @@ def test_the_summit_timeline_page_lists_the_latest_steps_up_to_the_date(built):
 def test_query_pages_link_events_projects_and_countries(built):
     live = datasette_for(built[0] / "tracker.db")  # as `tracker serve` runs it
     page = get(live, "/tracker/search?q=zanzibarite")
-    assert 'href="/tracker/effective_events?id=hostile-test-event"' in page.text
-    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+    assert 'href="/event/hostile-test-event"' in page.text
+    assert 'href="/project/hostile-project"' in page.text
     assert 'href="/tracker/countries?code=UZ"' in page.text
     assert_no_live_markup(page.text)
     page = get(live, "/tracker/project_status_on?as_of=&known_at=&project=hostile-project")
-    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+    assert 'href="/project/hostile-project"' in page.text
 
 
 def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
@@ -339,7 +339,7 @@ def test_live_search_follows_new_events(tmp_path):
     rows = get(live, "/tracker/effective_events.json?_search=zanzibarite&_shape=array").json()
     assert [r["id"] for r in rows] == ["hostile-test-event"]
     page = get(live, "/tracker/effective_events?_search=zanzibarite")
-    assert 'href="/tracker/projects?project=hostile-project"' in page.text
+    assert 'href="/project/hostile-project"' in page.text
     assert_no_live_markup(page.text)
 
 

@@ -121,7 +121,7 @@ def test_a_snapshots_feeds_are_tracker_serves(snapshot):
     assert unfold(as_served(calendar, base)) == unfold(get(live, "/tracker/calendar.ics").text)
     kind, atom = fetch(base + "/site/recent_events.atom")
     assert kind == "application/atom+xml; charset=utf-8"
-    assert f'href="{base}/site/effective_events/2024-12-09-tajikistan-korea-minerals-roundtable"' in atom
+    assert f'href="{base}/event/2024-12-09-tajikistan-korea-minerals-roundtable"' in atom
     assert as_served(atom, base) == get(live, "/tracker/recent_events.atom").text
 
 
@@ -129,7 +129,7 @@ def test_a_snapshots_pages_have_tracker_serves_links_and_scripts(snapshot):
     base, live = snapshot
 
     def links(text: str) -> set[str]:
-        return set(re.findall(r'href="(/(?:site|tracker)/(?:effective_events|projects|countries)\?[^"]+)"', text))
+        return set(re.findall(r'href="(/(?:(?:site|tracker)/countries\?|project/|event/)[^"]+)"', text))
 
     for path in ("/site/search?q=train", "/site/project_status_on?as_of=2024-08-01&known_at=&project="):
         _, page = fetch(base + path)
@@ -140,5 +140,11 @@ def test_a_snapshots_pages_have_tracker_serves_links_and_scripts(snapshot):
     assert "About these columns" in events and "col-body { display: none; }" in events
     _, event = fetch(base + "/site/effective_events/2024-12-09-tajikistan-korea-minerals-roundtable")
     assert "/site/event_countries?event=2024-12-09-tajikistan-korea-minerals-roundtable" in event
+    for path in ("/project/korea-central-asia-summit", "/project/korea-central-asia-summit?as_of=2024-08-01",
+                 "/event/2024-12-09-tajikistan-korea-minerals-roundtable"):
+        _, page = fetch(base + path)
+        assert as_served(page, base) == get(live, path).text, path  # the reader's pages, the same
+    _, home = fetch(base + "/")
+    assert 'href="/project/korea-central-asia-summit"' in home and "Projects by status" in home
     _, dashboard = fetch(base + "/-/dashboards/ksilkroad?as_of=2024-08-01")
     assert "renderChart('total-events'" in dashboard

@@ -81,6 +81,18 @@ def _placed(entries: dict[str, Any] | None, declared: dict[str, Any], what: str)
     return placed
 
 
+#: Tables a reader has no use for in the listings: the projections' bitemporal histories
+#: and checkpoints (the "on a date" questions and the reader's pages read them) and the
+#: replay engine's bookkeeping. Hidden, not removed: each still answers at its URL, and a
+#: projection module describes its own (metadata.yml only keeps their places).
+INTERNAL_TABLES = (
+    "project_status_history", "country_tallies_history", "country_tallies_checkpoints",
+    "summit_timeline_history", "figure_history", "former_keys", "sum_reported_cells",
+    "sum_reported_versions", "replay_state", "replay_head",
+    "publish_meta", "events_fts",
+)
+
+
 def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
     """The Datasette metadata, with the projections' tables and canned queries filled in,
     for a database served as `db_name`."""
@@ -88,6 +100,9 @@ def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
     database = metadata["databases"][DB_NAME]
     database["tables"] = _placed(database.get("tables"), projection_tables(), "table")
     database["queries"] = _placed(database.get("queries"), projection_queries(), "canned query")
+    for name in INTERNAL_TABLES:
+        if name in database["tables"]:
+            database["tables"][name] = {**database["tables"][name], "hidden": True}
     charts = metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     charts["projects-by-status"]["query"] = PROJECTS_BY_STATUS
     if db_name != DB_NAME:

@@ -7,10 +7,17 @@ reinstalled since). Either way it is registered once. It works on the tracker's 
 whatever its file is called: `tracker serve`'s `tracker`, or a snapshot's (`site.db` is
 served as `site`), told apart by its metadata describing `effective_events`.
 
-- Links: on a live database the projection tables declare no foreign keys, so cells
-  naming an event, a project or a country are rendered as links here (a built database
-  declares real foreign keys and Datasette links those itself); so are such cells on
-  query pages (search, the as-of questions), where nothing declares keys.
+- Pages for readers: `/project/<slug>` and `/event/<id>` (tracker.publish.routes, with
+  what they show in tracker.publish.pages) and the home page's story (its `index.html`),
+  rendered with the templates in this package's `templates` directory, which Datasette
+  finds because the plugin is a package with a `templates` directory (a plain module's
+  would not be looked for). They ship as package data, so a snapshot has them too.
+- Links: a cell naming an event or a project links to its page (`/event/<id>`,
+  `/project/<slug>`), on every table and query page, foreign key or not; a country cell
+  links to the country's row. On a live database the projection tables declare no
+  foreign keys, so country cells are linked here (a built database declares real foreign
+  keys and Datasette links those itself); so are such cells on query pages (search, the
+  as-of questions), where nothing declares keys.
 - The search page lists a hundred matches at a time: a full page gets a link to the next.
 - Feeds: the calendar (`.ics`) and Atom (`.atom`) renderers of tracker.publish.feeds, in
   place of datasette-ics's and datasette-atom's.
@@ -34,17 +41,19 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from tracker.publish import feeds
-from tracker.publish.schema import DB_NAME, ensure_indexes, index_name, indexes
+from tracker.publish import feeds, routes
+from tracker.publish.served import is_tracker_database
+from tracker.publish.schema import ensure_indexes, index_name, indexes
 from tracker.replay.search import FTS_TRIGGERS, ensure_search
 
 #: The name the plugin is registered under, by its entry point or by `tracker serve`.
 PLUGIN_NAME = "ksilkroad-tracker"
 
-#: Columns that name a row elsewhere: column → (table, key column).
+#: Columns that name a row elsewhere: column → (table, key column), or the path of the
+#: reader's page for it (`/event/<id>`, `/project/<slug>`).
 LINKS = {
-    "event": ("effective_events", "id"),
-    "project": ("projects", "project"),
+    "event": "/event/",
+    "project": "/project/",
     "country": ("countries", "code"),
     "countries": ("countries", "code"),
 }
@@ -210,19 +219,6 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-def is_tracker_database(datasette, database: str | None) -> bool:
-    """Is `database` the tracker's? `tracker serve` serves it as `tracker`; a snapshot is
-    served under its file's name, with metadata (`tracker build`'s) that describes the
-    tracker's tables. Worked out once per database: cells ask for every value drawn."""
-    if database == DB_NAME:
-        return True
-    known = datasette.__dict__.setdefault("_tracker_databases", {})
-    if database not in known:
-        tables = datasette.metadata("tables", database=database, fallback=False) if database else None
-        known[database] = "effective_events" in (tables or {})
-    return known[database]
-
-
 #: Foreign-key columns each table of each database file declares (a live database's schema
 #: keeps them for good; a built one declares them all).
 _declared_keys: dict[tuple[str | None, str], set[str]] = {}
@@ -243,7 +239,16 @@ def _link(datasette, database: str, table: str, key: str, value: str) -> markups
     return markupsafe.Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
 
 
-def _links(datasette, database: str, column: str, target: tuple[str, str], value: str) -> markupsafe.Markup:
+def _page_link(datasette, page: str, value: str, label: str | None = None) -> markupsafe.Markup:
+    """A link to a reader's page (`/event/<id>`, `/project/<slug>`), showing `label` or the value."""
+    url = datasette.urls.path(page + urllib.parse.quote(value, safe=""))
+    escape = markupsafe.escape
+    return markupsafe.Markup(f'<a href="{escape(url)}">{escape(label or value)}</a>')
+
+
+def _links(datasette, database: str, column: str, target: tuple[str, str] | str, value: str) -> markupsafe.Markup:
+    if isinstance(target, str):
+        return _page_link(datasette, target, value)
     if column == "countries":
         codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
         return markupsafe.Markup(", ").join(_link(datasette, database, *target, code) for code in codes)
@@ -257,12 +262,21 @@ def render_cell(value, column, table, database, datasette):
     Called for every cell drawn, so it returns None as early as it can; on a query page
     (table is None: search, the as-of questions) nothing declares keys, so it links at once.
     """
+    target = LINKS.get(column)
+    if isinstance(value, dict) and isinstance(target, str) and isinstance(value.get("value"), str):
+        # a declared foreign key Datasette has expanded to {value, label}: to the page, labelled
+        if not is_tracker_database(datasette, database):
+            return None
+        return _page_link(datasette, target, value["value"], value.get("label") or None)
     if not isinstance(value, str) or not value:
         return None
-    target = LINKS.get(column)
     if column == "id" and table in EVENT_ID_TABLES:
-        target = ("effective_events", "id")
-    if target is None or target[0] == table or not is_tracker_database(datasette, database):
+        target = LINKS["event"]
+    if target is None or not is_tracker_database(datasette, database):
+        return None
+    if isinstance(target, str):
+        return _page_link(datasette, target, value)
+    if target[0] == table:
         return None
     if table is None:
         return _links(datasette, database, column, target, value)
@@ -341,3 +355,18 @@ def register_output_renderer(datasette):
         {"extension": "ics", "render": feeds.render_ics, "can_render": feeds.can_render_ics},
         {"extension": "atom", "render": feeds.render_atom, "can_render": feeds.can_render_atom},
     ]
+
+
+@hookimpl
+def register_routes(datasette):
+    """The reader's pages: `/project/<slug>` and `/event/<id>` (tracker.publish.routes)."""
+    return routes.ROUTES
+
+
+@hookimpl
+def extra_template_vars(template, datasette):
+    """The home page's story (headline numbers, latest events, projects by status, the
+    summit's date) for the plugin's `index.html`; nothing for any other page."""
+    if template != "index.html":
+        return None
+    return routes.home_variables(datasette)
