@@ -41,7 +41,7 @@ test: setup browser postgresql
 screenshots: setup browser
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/test_browser.py -k dashboard
 
-bench: setup
+bench: setup postgresql
 	$(VENV)/bin/python -m benchmarks all
 
 clean:

@@ -1,7 +1,9 @@
 """`python -m benchmarks SUITE [--n N]`: measure the tracker and print figures.
 
 Suites: import (log throughput, memory, floor), log (one `tracker log` process),
-replay (full and incremental replay, time-travel queries), datasette (page latency).
+replay (full and incremental replay, time-travel queries), datasette (page latency),
+postgres (the shared log on a PostgreSQL server it starts: import against a COPY floor,
+8 concurrent writers, the read model's catch-up, verify; SQLite beside it).
 Figures go to stdout; nothing here asserts a time.
 """
 
@@ -15,6 +17,7 @@ SUITES = {
     "log": "benchmarks.bench_import",
     "replay": "benchmarks.bench_replay",
     "datasette": "benchmarks.bench_datasette",
+    "postgres": "benchmarks.bench_postgres",
 }
 
 

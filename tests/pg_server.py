@@ -5,6 +5,9 @@ installs it) run as the `postgres` user when the tests run as root, on a private
 directory under a fresh temporary directory, with no TCP listener at all. The server
 lives for the session; each test gets a database of its own. Missing binaries are a
 failure, not a skip: the contract suite must run on both backends.
+
+`Server` needs no pytest (it raises ServerError): the benchmarks start theirs with it too
+(`python -m benchmarks postgres`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from pathlib import Path
 import pytest
 
 
+class ServerError(RuntimeError):
+    """The server could not be set up: the binaries or the `postgres` user are missing, or a step failed."""
+
+
 def bindir() -> Path:
     """Where initdb and pg_ctl are: the newest /usr/lib/postgresql/N/bin, else $PATH."""
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name))
@@ -29,10 +36,9 @@ def bindir() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    pytest.fail(
+    raise ServerError(
         "PostgreSQL's server binaries (initdb, pg_ctl) are not installed, so the log's contract "
-        "cannot be checked on PostgreSQL: install Debian's postgresql package (`make test` does)",
-        pytrace=False,
+        "cannot be checked on PostgreSQL: install Debian's postgresql package (`make postgresql` does)"
     )
 
 
@@ -48,7 +54,7 @@ class Server:
             try:
                 account = pwd.getpwnam("postgres")
             except KeyError:
-                pytest.fail("running as root, but there is no `postgres` user to run the server as", pytrace=False)
+                raise ServerError("running as root, but there is no `postgres` user to run the server as") from None
             for path in (self.root, self.socket):
                 os.chown(path, account.pw_uid, account.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
@@ -57,12 +63,14 @@ class Server:
     def run(self, *command: str) -> None:
         done = subprocess.run([*self.as_user, *command], capture_output=True, text=True, cwd=self.root)
         if done.returncode:
-            pytest.fail(f"{' '.join(command)} failed: {done.stderr.strip() or done.stdout.strip()}", pytrace=False)
+            raise ServerError(f"{' '.join(command)} failed: {done.stderr.strip() or done.stdout.strip()}")
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """initdb and start; `settings` are more `-c name=value` options for the server."""
         self.run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                  "-E", "UTF8", "--locale=C", "--no-sync")
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c max_connections=60"
+        options = " ".join([f"-k {self.socket} -c listen_addresses='' -c fsync=off -c max_connections=60",
+                            *(f"-c {setting}" for setting in settings)])
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:
@@ -85,8 +93,11 @@ class Server:
 
 @pytest.fixture(scope="session")
 def pg_server():
-    server = Server()
-    server.start()
+    try:
+        server = Server()
+        server.start()
+    except ServerError as e:
+        pytest.fail(str(e), pytrace=False)
     try:
         yield server
     finally:

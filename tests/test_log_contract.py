@@ -233,13 +233,6 @@ def test_the_cli_works_on_a_postgresql_log_named_by_url_or_by_keywords(pg_server
     assert cli.json("show", event_id)["event"]["seq"] == 51
 
 
-def test_commands_that_need_the_read_model_refuse_a_postgresql_log_in_one_line(pg_server):  # noqa: F811
-    cli = Cli(pg_server.new_database())
-    result = cli("status")
-    assert result.exit_code == 2
-    assert result.stderr.strip().count("\n") == 0 and "does not work on a PostgreSQL log yet" in result.stderr
-
-
 def test_an_unreachable_server_is_one_line_and_exit_3(tmp_path):
     result = Cli(f"postgresql:///nowhere?host={tmp_path}")("verify")
     assert result.exit_code == 3

@@ -73,9 +73,10 @@ def db_path(ctx: typer.Context) -> Path | str:
     return ctx.find_root().obj["db"]
 
 
-#: The commands that work on a PostgreSQL log so far: the log's own. The rest read
-#: projections, which for a shared log belong in a local read model (DESIGN §9).
-ON_A_SHARED_LOG = {"init", "log", "correct", "retract", "import", "export", "show", "verify"}
+#: Commands that open the log for writing only to write its projections: on a PostgreSQL
+#: log they write the read model's (whose rows are caught up first, the projections left
+#: to the command), and the shared log is only read.
+WRITES_PROJECTIONS_ONLY = {"replay"}
 
 
 def _command(ctx: typer.Context) -> str:
@@ -85,36 +86,73 @@ def _command(ctx: typer.Context) -> str:
     return ctx.info_name or ""
 
 
-def _unsupported(ctx: typer.Context) -> typer.Exit:
-    return fail(
-        f"`tracker {_command(ctx)}` does not work on a PostgreSQL log yet: the local read model it needs "
-        "is still to come; `init`, `log`, `correct`, `retract`, `import`, `export`, `show` and `verify` do"
-    )
+def shown_location(location: Path | str) -> str:
+    """--db as it may be printed: a PostgreSQL connection string with its password masked."""
+    if is_postgres(location):
+        from tracker.log.postgres import describe
+
+        return describe(str(location))
+    return str(location)
 
 
 def _open_shared(ctx: typer.Context, **options) -> EventStore:
-    """The PostgreSQL log at --db, for a command that works on one; a server that cannot
-    be reached is a failure of the machine (exit 3)."""
+    """The PostgreSQL log at --db (its own commands: init, log, import, export, show, verify...);
+    a server that cannot be reached is a failure of the machine (exit 3)."""
     from tracker.cli.faults import Fault
-    from tracker.log.postgres import PostgresEventStore, describe
+    from tracker.log.postgres import PostgresEventStore, describe, server_fault
 
-    if _command(ctx) not in ON_A_SHARED_LOG:
-        raise _unsupported(ctx)
     import psycopg
 
     dsn = db_path(ctx)
     try:
         return PostgresEventStore(dsn, **options)
     except psycopg.OperationalError as e:
-        reason = (str(e).strip().splitlines() or ["no reason given"])[-1]
-        raise Fault(f"{describe(dsn)}: cannot use the PostgreSQL log: {reason}: nothing was done") from None
+        raise Fault(f"{describe(dsn)}: cannot use the PostgreSQL log: {server_fault(dsn, e)}: nothing was done") from None
+
+
+def read_model_path(ctx: typer.Context) -> Path:
+    """Where the read model of the PostgreSQL log at --db lives (--read-model, $TRACKER_READ_MODEL, the cache)."""
+    from tracker.replay.readmodel import location
+
+    return location(db_path(ctx), ctx.find_root().obj.get("read_model"))
+
+
+def open_read_model(ctx: typer.Context, *, replay: bool = True) -> EventStore:
+    """The local read model of the PostgreSQL log at --db, caught up with it: a SQLite log
+    holding the same rows and, unless `replay` is False, current projections.
+
+    Every command that reads projections (or lists events) on a shared log works on this,
+    so the replay engine, the queries and Datasette need not know about the server. A
+    rebuild (the shared log was replaced; the file was damaged) is said on stderr.
+    """
+    from tracker.cli.faults import Fault, cause
+    from tracker.cli.output import say
+    from tracker.replay.readmodel import ReadModelBusy, ReadModelError, bring_up_to_date
+
+    path = read_model_path(ctx)
+    with _open_shared(ctx, readonly=True) as shared:
+        try:
+            store, outcome = bring_up_to_date(shared, path, replay=replay)
+        except ReadModelError as e:
+            raise fail(str(e)) from None
+        except ReadModelBusy as e:
+            raise Fault(str(e)) from None
+        except (sqlite3.Error, OSError) as e:
+            reason = cause(e, path)
+            if reason is None:
+                raise
+            raise Fault(f"{path} (the read model): {reason}: the shared log is unchanged") from None
+    if outcome.note:
+        say(f"Note: {outcome.note}.")
+    return store
 
 
 def open_store(ctx: typer.Context) -> EventStore:
     """The log at --db for writing, created empty when there is none.
 
     A log that is not as the tracker left it (LogProblem) is refused before anything
-    is added to it: appending would bury the evidence.
+    is added to it: appending would bury the evidence. On a PostgreSQL log, the log on
+    the server (its projections live in the read model: `open_read_model`).
     """
     from tracker.replay.checkpoints import reach_problems
     from tracker.log.schema import LogProblem
@@ -123,6 +161,8 @@ def open_store(ctx: typer.Context) -> EventStore:
 
     path = db_path(ctx)
     if is_postgres(path):
+        if _command(ctx) in WRITES_PROJECTIONS_ONLY:
+            return open_read_model(ctx, replay=False)
         return _open_shared(ctx)
     try:
         store = EventStore(path)
@@ -152,13 +192,14 @@ def open_current(ctx: typer.Context) -> EventStore:
     """The log at --db, read-only, with projections that answer for the whole log.
 
     When the stored projections are behind (a write cut short), the answer comes from
-    a replay in memory, and a note on stderr says so; the file is never written.
+    a replay in memory, and a note on stderr says so; the file is never written. On a
+    PostgreSQL log, its read model, caught up first (`open_read_model`).
     """
     from tracker.cli.output import say
     from tracker.replay.engine import ensure_current
 
     if is_postgres(db_path(ctx)):
-        raise _unsupported(ctx)
+        return open_read_model(ctx)
     store = open_existing(ctx)
     try:
         note = ensure_current(store)
@@ -259,6 +300,12 @@ def appended(store: EventStore, items, **options):
         if reason is None:
             raise
         raise Fault(f"{reason}: nothing was written") from None
+    except Exception as e:
+        if not is_server_error(e):
+            raise
+        from tracker.log.postgres import server_fault
+
+        raise Fault(f"{shown_location(store.dsn)}: {server_fault(store.dsn, e)}: nothing was written") from None
 
 
 def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_json: bool) -> None:
@@ -284,6 +331,13 @@ def append_and_report(ctx: typer.Context, events: list[dict[str, Any]], *, as_js
             typer.echo("(already in the log: nothing added)", err=True)
 
 
+def is_server_error(error: BaseException) -> bool:
+    """Is `error` psycopg's: the PostgreSQL server refused or dropped a command? (psycopg is
+    only imported by a command on a PostgreSQL log, so a SQLite log never pays for it.)"""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.Error)
+
+
 def reporting(callback):
     """A command that reports the log's problems (exit 2) and the machine's failures (exit 3) in one line."""
     import functools
@@ -295,7 +349,8 @@ def reporting(callback):
     @functools.wraps(callback)
     def run(*args, **kwargs):
         contexts = [v for v in (*args, *kwargs.values()) if hasattr(v, "find_root")]  # typer's own click
-        where = str(db_path(contexts[0])) if contexts else "the database"
+        location = db_path(contexts[0]) if contexts else None
+        where = shown_location(location) if location is not None else "the database"
         try:
             return callback(*args, **kwargs)
         except LogProblem as e:
@@ -318,6 +373,16 @@ def reporting(callback):
             if reason is None:
                 raise
             raise fail(f"{where}: {reason}", COULD_NOT_COMPLETE) from None
+        except Exception as e:
+            # the server went away or refused mid-command (a dropped connection, a shutdown,
+            # a role without the privilege): one line, the password masked; whatever was
+            # being written was one transaction, which the server rolled back
+            if not is_server_error(e) or location is None:
+                raise
+            from tracker.log.postgres import server_fault
+
+            raise fail(f"{where}: the PostgreSQL server did not complete the command: "
+                       f"{server_fault(str(location), e)}", COULD_NOT_COMPLETE) from None
 
     return run
 
@@ -347,12 +412,24 @@ def root(
             show_envvar=True,
         ),
     ] = None,
+    read_model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--read-model",
+            envvar="TRACKER_READ_MODEL",
+            metavar="PATH",
+            help="With a PostgreSQL log: the local SQLite file its projections are kept in, caught up "
+            "from the log before each reading command. Default: a file named for the log under "
+            "$XDG_CACHE_HOME/ksilkroad-tracker (~/.cache/ksilkroad-tracker).",
+            show_envvar=True,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_print_version, help="Print the tracker's version and exit."),
     ] = False,
 ) -> None:
-    ctx.obj = {"db": resolve_db_path(db)}
+    ctx.obj = {"db": resolve_db_path(db), "read_model": read_model}
 
 def _quiet_stdout() -> None:
     """The reader of our output has gone (`tracker list | head`): what is left is not

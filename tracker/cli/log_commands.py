@@ -28,6 +28,7 @@ from tracker.cli.common import (
     open_store,
 )
 from tracker.cli.typed_input import SOURCE_FORM
+from tracker.log.connection import is_postgres
 from tracker.log.preparing import LogError
 
 @app.command()
@@ -164,7 +165,9 @@ def list_(
         code = country_code(country) if country is not None else None
     except UnknownName as e:
         raise fail(str(e)) from None
-    with open_current(ctx) if known is None else open_existing(ctx) as store:
+    # (a PostgreSQL log is read through its read model either way: the same rows, in SQLite)
+    shared = is_postgres(db_path(ctx))
+    with open_current(ctx) if known is None or shared else open_existing(ctx) as store:
         try:
             slug = project_slug(store.conn, project) if project is not None else None
         except UnknownName as e:
@@ -421,6 +424,9 @@ def verify(
         raise fail(f"{heads}: {e.strerror or e}") from None
     with open_existing(ctx, check=False) as store:  # verify reports a bad schema itself
         report = verify_all(store, published)
+        if store.shared and store.has_log():
+            for note in store.privilege_notes():
+                report.note(note)
     if as_json:
         emit_json(report.as_json())
     else:
