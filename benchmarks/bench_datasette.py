@@ -35,8 +35,15 @@ PAGES = {
     "atom feed": "/tracker/recent_events.atom",
     # The reader's pages (tracker.publish.routes): the home page's story, a project, an event.
     "home page (headline numbers, latest, projects by status)": "/",
+    "home page as of a date": "/?as_of=2015-06-30",
+    "home page as of a date, known at a moment": "/?as_of=2015-06-30&known_at=2024-06-01",
     "project page": "/project/project-7",
     "project page as of a date, known at a moment": "/project/project-7?as_of=2015-06-30&known_at=2024-06-01",
+    "project page reported by a date": "/project/project-7?reported_by=2015-06-30",
+    "project page as of, known at, reported by": "/project/project-7?as_of=2015-06-30&known_at=2024-06-01&reported_by=2015-09",
+    # The events table as a reader sees it (readable columns, facets kind, status, project), and as stored.
+    "events table, every column": "/tracker/effective_events?_nocol=body",
+    "events table, one project": "/tracker/effective_events?project=project-7",
 }
 
 
@@ -52,10 +59,17 @@ def reader_pages(path: Path) -> dict[str, str]:
                               (count // 2,)).fetchone()[0]
         busiest = conn.execute("SELECT project FROM effective_events WHERE project IS NOT NULL "
                                "GROUP BY project ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        placed = conn.execute("SELECT id FROM effective_events WHERE lat IS NOT NULL AND seq >= ? ORDER BY seq LIMIT 1",
+                              (count // 2,)).fetchone()
     finally:
         conn.close()
-    return {"event page": f"/event/{middle}", "event page known at a moment": f"/event/{middle}?known_at=2024-06-01",
-            f"project page, busiest project ({busiest})": f"/project/{busiest}"}
+    pages = {"event page": f"/event/{middle}", "event page known at a moment": f"/event/{middle}?known_at=2024-06-01",
+             "event page reported by a date": f"/event/{middle}?reported_by=2015-06-30",
+             f"project page, busiest project ({busiest})": f"/project/{busiest}",
+             "project page, busiest project, reported by a date": f"/project/{busiest}?reported_by=2015-06-30"}
+    if placed:
+        pages["event page with a map pin"] = f"/event/{placed[0]}"
+    return pages
 
 
 def ensure_database(n: int, workdir: Path) -> Path:

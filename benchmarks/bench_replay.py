@@ -237,6 +237,7 @@ def run(suite: str, n: int, workdir: str | None) -> None:
     for line in _python(REPORTED, db):
         if line.strip():
             name, ms = line.split()
-            how = ("a replay in memory of every event that passes (the plain path)" if name.endswith("plain")
-                   else "from the key's own events (the fast path)")
+            how = ("a replay in memory of every event that passes: the plain path" if name.endswith("plain")
+                   else "from the country's cells: the fast path" if name.startswith("country_tallies")
+                   else "from the key's own events: the fast path")
             print(f"query {name} reported-by the log's middle day: {float(ms):,.2f} ms ({how})")

@@ -69,7 +69,11 @@ PAGES = {
     "home": ("/", ".tracker-numbers"),
     "project": ("/project/korea-central-asia-summit", "svg.tracker-timeline"),
     "project-as-of": ("/project/korea-central-asia-summit?as_of=2024-08-01", "svg.tracker-timeline"),
+    "home-as-of": ("/?as_of=2024-08-01", ".tracker-numbers"),
+    "project-reported-by": ("/project/korea-central-asia-summit?reported_by=2024-12-31", "svg.tracker-timeline"),
     "event": ("/event/2024-06-hyundai-rotem-uz-high-speed-trains", ".tracker-facts"),
+    "event-with-map-pin": ("/event/2024-06-12-kr-kz-state-visit", ".tracker-map .leaflet-marker-icon"),
+    "events-table": ("/tracker/effective_events", "table.tracker-readable"),
     "events-faceted": ("/tracker/effective_events?_facet=kind&_facet=status&kind=announcement", "table.rows-and-columns"),
     "project-status-as-of": ("/tracker/project_status_on?as_of=2024-08-01&known_at=&project=", "table.rows-and-columns"),
     "dashboard": ("/-/dashboards/ksilkroad?as_of=2024-12-31", "#chart-events-by-year svg, #chart-events-by-year canvas"),
@@ -164,5 +168,77 @@ def test_a_reader_goes_from_home_to_a_project_and_one_of_its_events(server, brow
     assert "Caspian Policy Center" in page.inner_text("body")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "event-from-project.png"), full_page=True)
+    page.close()
+    assert errors == []
+
+
+def _events_on_or_before(db: Path, day: str | None) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM effective_events WHERE occurred_start <= ?",
+                            (day or "9999-12-31",)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _metric(page, chart: str) -> int:
+    page.wait_for_selector(f"#chart-{chart} p", timeout=20_000)
+    return int(page.inner_text(f"#chart-{chart} p").replace(",", ""))
+
+
+def test_the_dashboard_gives_the_right_numbers_dated_then_undated(server, browser):
+    """Its date filter once used, an undated visit must still count everything (the plugin
+    rewrites its queries per request: one visit must not change the next)."""
+    base, db = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    expected = {"2024-08-01": _events_on_or_before(db, "2024-08-01"), "": _events_on_or_before(db, None)}
+    assert 0 < expected["2024-08-01"] < expected[""]
+    seen = {}
+    for day in ("2024-08-01", "", "2024-08-01", ""):
+        page.goto(base + "/-/dashboards/ksilkroad" + (f"?as_of={day}" if day else ""))
+        seen.setdefault(day, []).append(_metric(page, "total-events"))
+        if day:
+            assert _metric(page, "total-projects") > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-undated-after-dated.png"), full_page=True)
+    page.close()
+    assert seen == {day: [n, n] for day, n in expected.items()}
+    assert errors == []
+
+
+def test_the_events_table_reads_as_words(server, browser):
+    """Date as entered, kind, country names, the project linked, a wide summary linking to the
+    event's page; internal columns out of the way until asked for."""
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(base + "/tracker/effective_events?project=uz-hyundai-rotem-high-speed-trains")
+    headings = [h.split("\xa0")[0].strip() for h in page.locator("table.tracker-readable th").all_inner_texts()]
+    assert headings[:5] == ["When", "Kind", "Countries", "Project", "Summary"]
+    table = page.inner_text("table.tracker-readable")
+    assert "Uzbekistan" in table and "$196 million" in table and "196000000" not in table
+    assert "recorded_at" not in table and "occurred_start" not in table
+    assert page.locator("table.tracker-readable td.col-summary a[href^='/event/']").count() > 0
+    width = page.evaluate("document.querySelector('table.tracker-readable').scrollWidth")
+    assert width <= 1280
+    page.click("a:has-text('Show every column')")
+    page.wait_for_selector("table.rows-and-columns th.col-recorded_at")
+    page.close()
+
+
+def test_the_map_of_events_places_them(server, browser):
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.route(lambda url: not url.startswith(base),
+               lambda route: route.fulfill(status=200, content_type="image/png", body=BLANK_PNG))
+    page.goto(base + "/tracker/event_map?_size=max")
+    page.wait_for_selector(".leaflet-marker-icon, .marker-cluster", timeout=20_000)
+    markers = page.locator(".leaflet-marker-icon, .marker-cluster").count()
+    assert markers > 0
     page.close()
     assert errors == []

@@ -134,6 +134,38 @@ def test_the_event_page_known_before_the_correction_shows_the_original(live, log
     assert f"?known_at={before.replace(':', '%3A')}" in page.text  # carried to the project link
 
 
+def test_the_project_page_reported_by_a_date_shows_what_reporting_had_said(live):
+    page = get(live, f"/project/{SUMMIT}?reported_by=2024-12-31")
+    assert page.status_code == 200
+    # the summit's agreement (2024-11) was first reported in January 2025
+    assert re.search(r'tracker-status"[^>]*>proposed</span>\s*since <strong>2024-06</strong>', page.text)
+    assert "2024-11-korea-central-asia-summit-agreed" not in page.text
+    assert 'href="/event/2024-06-korea-central-asia-summit-proposed?reported_by=2024-12-31"' in page.text
+    assert 'name="reported_by" value="2024-12-31"' in page.text
+    assert "as public reporting had told it by <strong>2024-12-31</strong>" in page.text
+    later = get(live, f"/project/{SUMMIT}?reported_by=2025-02")
+    assert re.search(r'tracker-status"[^>]*>agreed</span>\s*since <strong>2024-11</strong>', later.text)
+    assert 'href="/event/2024-11-korea-central-asia-summit-agreed?reported_by=2025-02"' in later.text
+
+
+def test_the_project_page_combines_reported_by_with_as_of(live):
+    page = get(live, f"/project/{SUMMIT}?reported_by=2025-02&as_of=2024-08-01")
+    assert re.search(r'tracker-status"[^>]*>proposed</span>', page.text)
+    assert "as_of=2024-08-01&amp;reported_by=2025-02" in page.text or "as_of=2024-08-01&reported_by=2025-02" in page.text
+
+
+def test_the_event_page_reported_by_a_date_shows_the_event_as_reported_then(live):
+    # the correction was reported in 2025-02: by the end of January the original stands
+    page = get(live, f"/event/{TRAINS}?reported_by=2025-01-31")
+    assert page.status_code == 200
+    assert "The buyer was named later" not in page.text
+    assert "Hyundai Rotem won a $196 million contract" in page.text
+    later = get(live, f"/event/{TRAINS}?reported_by=2025-02")
+    assert "The buyer was named later" in later.text
+    early = get(live, f"/event/{TRAINS}?reported_by=2024-12-31")
+    assert "Not reported yet by 2024-12-31" in early.text and "2025-01-31" in early.text
+
+
 def test_dates_keep_their_precision_on_the_event_page(live):
     page = get(live, "/event/2024-11-korea-central-asia-summit-agreed")
     assert "<h1>Summit, 2024-11</h1>" in page.text and "2024-11-01" not in page.text
@@ -159,7 +191,7 @@ def test_an_unknown_slug_or_id_is_a_404_naming_it(live, path, named):
 @pytest.mark.parametrize("query, says", [
     ("as_of=banana", "as_of &#39;banana&#39;"),
     ("known_at=not-a-moment", "known_at &#39;not-a-moment&#39;"),
-    ("reported_by=2024", "reported_by: this page does not answer reported time yet"),
+    ("reported_by=soon", "reported_by &#39;soon&#39;"),
 ])
 def test_a_bad_time_axis_is_one_clear_line(live, query, says):
     page = get(live, f"/project/{SUMMIT}?{query}")
@@ -203,7 +235,8 @@ def test_the_feeds_link_to_the_event_pages(live):
 
 
 def test_a_snapshot_served_under_another_name_has_the_same_pages(live, snapshot):
-    for path in (f"/project/{SUMMIT}", f"/event/{TRAINS}", f"/project/{SUMMIT}?as_of=2024-08-01"):
+    for path in (f"/project/{SUMMIT}", f"/event/{TRAINS}", f"/project/{SUMMIT}?as_of=2024-08-01",
+                 f"/project/{SUMMIT}?reported_by=2024-12-31", f"/event/{TRAINS}?reported_by=2025-01-31"):
         served = get(snapshot, path)
         assert served.status_code == 200, path
         assert served.text.replace("/site/", "/tracker/") == get(live, path).text, path
@@ -227,3 +260,70 @@ def test_the_templates_ship_inside_the_plugin_package():
         assert (templates / name).is_file(), name
     declared = {p["name"]: p["templates_path"] for p in get_plugins()}
     assert declared[plugin.PLUGIN_NAME] == str(templates)
+
+
+def test_the_events_table_shows_a_readers_columns_by_default(live, snapshot):
+    page = get(live, "/tracker/effective_events?project=uz-hyundai-rotem-high-speed-trains")
+    text = page.text
+    assert '<table class="rows-and-columns tracker-readable">' in text
+    headings = re.findall(r'<th [^>]*data-column="([^"]+)"', text)
+    assert headings == ["occurred", "kind", "countries", "project", "summary", "value_amount"]
+    assert "$196 million" in text and "196000000" not in text.split("<tbody>")[1].split("</tbody>")[0]
+    assert '<a href="/tracker/countries?code=UZ">Uzbekistan</a>' in text
+    assert f'<a href="/event/{TRAINS}">' in text  # the summary links to the event's page
+    # the project linked to its page, named
+    assert 'href="/project/uz-hyundai-rotem-high-speed-trains">Hyundai Rotem high-speed trains for Uzbekistan<' in text
+    served = get(snapshot, "/site/effective_events?project=uz-hyundai-rotem-high-speed-trains")
+    assert "tracker-readable" in served.text and "$196 million" in served.text
+
+
+def test_every_column_is_one_click_away(live):
+    page = get(live, "/tracker/effective_events?_nocol=body")
+    assert "tracker-readable" not in page.text
+    assert 'data-column="recorded_at"' in page.text and 'data-column="occurred_start"' in page.text
+    assert "_nocol=body" in get(live, "/tracker/effective_events").text
+
+
+def test_dates_in_cells_keep_their_precision(live):
+    page = get(live, "/tracker/effective_events?id=2024-11-korea-central-asia-summit-agreed&_nocol=body")
+    cell = re.search(r'<td class="col-occurred[^"]*">([^<]*)</td>', page.text).group(1)
+    assert cell == "2024-11"
+
+
+def test_the_events_table_is_faceted_by_kind_and_by_status_or_project_when_asked(live):
+    facets = get(live, "/tracker/effective_events.json?_facet_size=3").json()["facet_results"]
+    assert set(facets) == {"kind"}  # the one facet an index keeps quick at a million events
+    asked = get(live, "/tracker/effective_events.json?_facet=status&_facet=project").json()["facet_results"]
+    assert {"kind", "status", "project"} <= set(asked)
+    assert "agreed" in {row["value"] for row in asked["status"]["results"]}
+
+
+def test_the_home_page_as_of_a_date_counts_what_had_happened_then(live):
+    now = get(live, "/").text
+    then = get(live, "/?as_of=2024-08-01").text
+    count = lambda text, what: int(re.search(r"<strong>([\d,]+)</strong>" + what, text).group(1).replace(",", ""))
+    assert count(then, "events") < count(now, "events")
+    assert 'name="as_of" value="2024-08-01"' in then and "Shown as of <strong>2024-08-01</strong>" in then
+    assert "Projects by status as of 2024-08-01" in then
+    assert 'href="/event/2024-11-korea-central-asia-summit-agreed' not in then  # not yet happened
+    assert 'href="/project/korea-central-asia-summit?as_of=2024-08-01"' in then  # the date carried
+    # and the undated page after it is the same as before it
+    assert get(live, "/").text == now
+
+
+@pytest.mark.parametrize("query, says", [
+    ("as_of=banana", "as_of &#39;banana&#39;"),
+    ("reported_by=2024", "reported_by: the home page does not answer reported time"),
+])
+def test_the_home_page_says_what_it_cannot_answer_in_one_line(live, query, says):
+    page = get(live, f"/?{query}")
+    assert page.status_code == 200
+    assert f'<p class="tracker-banner">{says}' in page.text and "Traceback" not in page.text
+
+
+def test_an_event_with_a_place_has_a_map_pin(live):
+    page = get(live, "/event/2024-06-12-kr-kz-state-visit")
+    assert 'class="tracker-map"' in page.text and "51.1694" in page.text
+    assert 'href="/tracker/event_map?id=2024-06-12-kr-kz-state-visit"' in page.text
+    assert "/-/static-plugins/datasette-leaflet/" in page.text
+    assert 'class="tracker-map"' not in get(live, f"/event/{TRAINS}").text  # no coordinates

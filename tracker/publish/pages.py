@@ -5,8 +5,10 @@ Plain functions of a sqlite3 connection (Datasette runs them with `execute_fn`),
 plain data for the templates; the routes (tracker.publish.routes) only parse the request
 and render. They read what the projections and the log already hold: a project's state is
 its projection module's own as-of SQL (`project_status.AS_OF_SQL`), an event's effective
-form is the log's own rule (`tracker.log.amendments.effective_form`), so a page never says
-something the command line would not. Both work on a live database and on a built snapshot.
+form is the log's own rule (`tracker.log.amendments.effective_form`), and reported time is
+the log's own filter on the page's few rows (tracker.publish.reported), so a page never
+says something the command line would not. Both work on a live database and on a built
+snapshot.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from projections import project_status
 from projections import sql as projection_sql
 
 from tracker.log.amendments import Amendment, changes_made, effective_form, live_corrections
+from tracker.log.reported import reported_on
 from tracker.log.store import amendments_of
 from tracker.publish import prose
 
@@ -43,8 +46,10 @@ class Bounds:
 
     as_of: str = ""  # as typed: carried in links
     known_at: str = ""
+    reported_by: str = ""
     day: str | None = None  # the last day as_of means (YYYY-MM-DD)
     stamp: str | None = None  # known_at as the log's recorded_at format
+    reported: str | None = None  # the last day reported_by means (YYYY-MM-DD)
 
     @property
     def params(self) -> dict[str, str]:
@@ -54,20 +59,29 @@ class Bounds:
     @property
     def query(self) -> dict[str, str]:
         """The bounds for links: only those given."""
-        return {k: v for k, v in (("as_of", self.as_of), ("known_at", self.known_at)) if v}
+        return {k: v for k, v in (("as_of", self.as_of), ("known_at", self.known_at),
+                                  ("reported_by", self.reported_by)) if v}
+
+    @property
+    def said(self) -> list[tuple[str, str]]:
+        """The axes given, in words for the page's notice: (what it means, as typed)."""
+        return [(words, value) for words, value in (
+            ("as of", self.as_of), ("as the tracker knew it at", self.known_at),
+            ("as public reporting had told it by", self.reported_by)) if value]
 
     @property
     def any(self) -> bool:
-        return bool(self.day or self.stamp)
+        return bool(self.day or self.stamp or self.reported)
 
 
-def bounds(as_of: str | None, known_at: str | None) -> Bounds:
+def bounds(as_of: str | None, known_at: str | None, reported_by: str | None = None) -> Bounds:
     """The page's bounds from its query string; raises tracker.replay.timeaxes.TimeError
     (one line naming the parameter) for a date that cannot be understood."""
     from tracker.replay.timeaxes import as_of_day, known_at_stamp
 
-    as_of, known_at = (as_of or "").strip(), (known_at or "").strip()
-    return Bounds(as_of, known_at, as_of_day(as_of, "as_of"), known_at_stamp(known_at) if known_at else None)
+    as_of, known_at, reported_by = ((v or "").strip() for v in (as_of, known_at, reported_by))
+    return Bounds(as_of, known_at, reported_by, as_of_day(as_of, "as_of"),
+                  known_at_stamp(known_at) if known_at else None, as_of_day(reported_by, "reported_by"))
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any] | tuple = ()) -> list[dict[str, Any]]:
@@ -137,20 +151,48 @@ def _occurred(conn: sqlite3.Connection, ids: set[str]) -> dict[str, str]:
     return found
 
 
+def _project_as_reported(conn: sqlite3.Connection, slug: str, when: Bounds) -> tuple[list, list, list, int]:
+    """A project's state, status history (latest first) and events (the latest first, with
+    their forms then as `body`) as reported by `when.reported`: read from the project's own
+    events (tracker.publish.reported), asked the same SQL as the live tables."""
+    from tracker.publish import reported
+
+    memory = reported.project_history(conn, slug, reported_by=when.reported, known_at=when.stamp)
+    try:
+        asked = {"as_of": when.day or "", "known_at": "", "project": slug}
+        state = _rows(memory, project_status.AS_OF_SQL, asked)
+        history = _rows(memory, PROJECT_HISTORY_SQL, {**asked, "limit": PROJECT_HISTORY + 1})
+    finally:
+        memory.close()
+    found = reported.project_events(conn, slug, as_of=when.day, reported_by=when.reported, known_at=when.stamp)
+    rows = [{"id": e.id, "seq": e.seq, "kind": e.form["kind"], "occurred": e.form["occurred"],
+             "occurred_start": span["occurred_start"], "occurred_end": span["occurred_end"],
+             "recorded_at": e.recorded_at, "summary": e.form.get("summary"), "status": e.form.get("status"),
+             "corrected": int(bool(e.amendments)), "body": e.form}
+            for e, span in found[:PROJECT_EVENTS]]
+    return state, history, rows, len(found)
+
+
 def project(conn: sqlite3.Connection, slug: str, when: Bounds) -> dict[str, Any] | None:
     """Everything `/project/<slug>` shows, or None for a project the log never named."""
     if not project_exists(conn, slug):
         return None
     params = {**when.params, "project": slug}
-    state = _rows(conn, project_status.AS_OF_SQL, params)
-    history = list(reversed(_rows(conn, PROJECT_HISTORY_SQL, {**params, "limit": PROJECT_HISTORY + 1})))
+    if when.reported:
+        state, history, rows, total = _project_as_reported(conn, slug, when)
+    else:
+        state = _rows(conn, project_status.AS_OF_SQL, params)
+        history = _rows(conn, PROJECT_HISTORY_SQL, {**params, "limit": PROJECT_HISTORY + 1})
+        rows = _rows(conn, PROJECT_EVENTS_SQL, {**params, "limit": PROJECT_EVENTS})
+        total = conn.execute(PROJECT_EVENT_COUNT_SQL, params).fetchone()[0] if len(rows) == PROJECT_EVENTS else len(rows)
+        for row in rows:
+            row["body"] = _as_known(conn, row, when.stamp)
+    history = list(reversed(history))
     earlier_history = len(history) > PROJECT_HISTORY
     history = history[-PROJECT_HISTORY:]
-    rows = _rows(conn, PROJECT_EVENTS_SQL, {**params, "limit": PROJECT_EVENTS})
-    total = conn.execute(PROJECT_EVENT_COUNT_SQL, params).fetchone()[0] if len(rows) == PROJECT_EVENTS else len(rows)
     events = []
     for row in reversed(rows):
-        body = _as_known(conn, row, when.stamp)
+        body = row["body"]
         if body is None:
             continue
         events.append({**row, "body": body, "when": prose.when(body.get("occurred", row["occurred"])),
@@ -210,15 +252,24 @@ def event(conn: sqlite3.Connection, event_id: str, when: Bounds) -> dict[str, An
     record = orjson.loads(body)
     recorded_yet = when.stamp is None or recorded_at <= when.stamp
     page: dict[str, Any] = {"id": event_id, "seq": seq, "kind": kind, "kind_name": prose.kind_name(kind),
-                            "recorded_at": recorded_at, "recorded_yet": recorded_yet}
+                            "recorded_at": recorded_at, "recorded_yet": recorded_yet, "reported_yet": True,
+                            "reported_on": reported_on(record, recorded_at)}
     if kind in AMENDMENT_KINDS:
         page.update(amendment=True, target=record.get("target"), reason=record.get("reason"),
                     changes=[{"field": k, "new": prose.change_value(v)} for k, v in (record.get("changes") or {}).items()],
                     sources=_sources(record), when=prose.when(record.get("occurred")), what=prose.what(record))
         return page
-    stored = amendments_of(conn, event_id)
-    amendments = [Amendment.from_record(s.record, s.seq, s.recorded_at) for s in stored]
-    known = [a for a in amendments if when.stamp is None or (a.recorded_at or "") <= when.stamp]
+    if when.reported:
+        # as reported by then: the event and the amendments that count by the log's rules
+        from tracker.publish.reported import as_reported
+
+        seen = as_reported(conn, event_id, reported_by=when.reported, known_at=when.stamp)
+        known = list(seen.amendments)
+        page.update(reported_on=seen.reported_on, reported_yet=seen.counted or not recorded_yet)
+    else:
+        stored = amendments_of(conn, event_id)
+        amendments = [Amendment.from_record(s.record, s.seq, s.recorded_at) for s in stored]
+        known = [a for a in amendments if when.stamp is None or (a.recorded_at or "") <= when.stamp]
     retraction = next((a for a in known if a.kind == "retraction" and a.target == event_id), None)
     withdrawn = {a.target for a in known if a.kind == "retraction"}
     before_retraction = [a for a in known if not (a.kind == "retraction" and a.target == event_id)]
@@ -313,21 +364,117 @@ FROM recent r JOIN projects p ON p.project = r.project
 ORDER BY r.latest DESC"""
 
 
-def home(conn: sqlite3.Connection) -> dict[str, Any]:
+#: The home page as of V (and known at T), with exact bounds (`:v` a day, `:k` the log's
+#: stamp): the events dated by V, recorded by T, counted from indexes alone
+#: (tracker.publish.schema's on occurred_start and recorded_at).
+def _dated(known: bool, covered: bool = True) -> str:
+    """The WHERE for both bounds; `covered`: counted from the (occurred_start, recorded_at)
+    indexes (`+` keeps SQLite from leading with recorded_at alone, and a row lookup each)."""
+    recorded = f" AND {'+' if covered else ''}recorded_at <= :k" if known else ""
+    return f"occurred_start <= :v{recorded}"
+
+
+def _home_as_of_sql(known: bool) -> dict[str, str]:
+    return {
+        "numbers": f"""SELECT
+  (SELECT count(*) FROM effective_events WHERE {_dated(known)}) AS events,
+  (SELECT count(*) FROM effective_events WHERE kind IN ('signing', 'mou') AND {_dated(known)}) AS agreements""",
+        "latest": f"""SELECT id, kind, occurred, summary, project, countries FROM effective_events
+WHERE {_dated(known, covered=False)} ORDER BY occurred_start DESC, occurred_end DESC, seq DESC LIMIT :limit""",
+        # the summits most recently stepped towards by V
+        "summits": f"""SELECT project, max(occurred_start) AS latest FROM (
+  SELECT project, occurred_start FROM effective_events
+  WHERE kind = 'summit' AND project IS NOT NULL AND {_dated(known, covered=False)} ORDER BY occurred_start DESC LIMIT 100)
+GROUP BY project ORDER BY latest DESC LIMIT 3""",
+    }
+
+
+HOME_AS_OF_SQL = {known: _home_as_of_sql(known) for known in (False, True)}
+#: The countries with tallies now, and those of the reference table: their tallies then are asked one by one.
+HOME_COUNTRY_CODES_SQL = "SELECT country FROM country_tallies UNION SELECT code FROM countries"
+
+
+def home(conn: sqlite3.Connection, when: Bounds | None = None) -> dict[str, Any]:
     """The home page's story: headline numbers, the latest events, projects by status with
-    the overdue flagged, and when the summit is planned for."""
+    the overdue flagged, and when the summit is planned for; as of `when.day` and known at
+    `when.stamp` when given (from the projections' own as-of SQL), else now."""
+    when = when or Bounds()
+    if when.day or when.stamp:
+        return _home_as_of(conn, when)
     numbers = _rows(conn, HOME_NUMBERS_SQL)[0]
-    latest = [{**e, "when": prose.when(e["occurred"]), "kind_name": prose.kind_name(e["kind"])}
-              for e in _rows(conn, HOME_LATEST_SQL, {"today": _today(), "limit": HOME_EVENTS})]
+    latest = _rows(conn, HOME_LATEST_SQL, {"today": _today(), "limit": HOME_EVENTS})
     counts = {r["status"]: r["n"] for r in _rows(conn, HOME_STATUS_COUNTS_SQL)}
     overdue = {r["status"]: r["n"] for r in _rows(conn, HOME_OVERDUE_SQL)}
+    listed = {status: _rows(conn, HOME_STATUS_PROJECTS_SQL, {"status": status, "limit": HOME_PROJECTS_PER_STATUS})
+              for status in counts}
+    return _story(numbers, latest, counts, overdue, listed, _rows(conn, HOME_SUMMITS_SQL))
+
+
+#: The home page as of a date groups every project's row then (the `project_status_on`
+#: question) only up to this many projects: a few hundred take a few ms, but tens of
+#: thousands (a synthetic million events) take a third of a second, so the page links to
+#: that question instead. Its countries, asked one by one, stop after HOME_AS_OF_BUDGET_MS.
+HOME_AS_OF_MAX_PROJECTS = 2000
+HOME_AS_OF_BUDGET_MS = 40
+HOME_PROJECT_COUNT_SQL = "SELECT count(*) FROM projects"
+
+
+def _countries_then(conn: sqlite3.Connection, when: Bounds) -> int | None:
+    """How many countries had events as of V, known at T: each country's tallies then by its
+    own key (all keys at once read the whole history); None past HOME_AS_OF_BUDGET_MS."""
+    import time
+
+    from projections import country_tallies
+
+    deadline = time.monotonic() + HOME_AS_OF_BUDGET_MS / 1000
+    involved = 0
+    for (code,) in conn.execute(HOME_COUNTRY_CODES_SQL).fetchall():
+        if time.monotonic() > deadline:
+            return None
+        rows = _rows(conn, country_tallies.AS_OF_SQL, {**when.params, "country": code})
+        involved += any(row.get("events") for row in rows)
+    return involved
+
+
+def _home_as_of(conn: sqlite3.Connection, when: Bounds) -> dict[str, Any]:
+    """The home page as of a date, known at a moment: every project's row then (the
+    projection's AS_OF_SQL, the `project_status_on` question), grouped here, up to
+    HOME_AS_OF_MAX_PROJECTS projects (past that the page links to that question)."""
+    sql = HOME_AS_OF_SQL[when.stamp is not None]
+    exact = {"v": when.day or "9999-12-31", "k": when.stamp}
+    numbers = _rows(conn, sql["numbers"], exact)[0]
+    projects = None
+    if conn.execute(HOME_PROJECT_COUNT_SQL).fetchone()[0] <= HOME_AS_OF_MAX_PROJECTS:
+        projects = _rows(conn, project_status.AS_OF_SQL, {**when.params, "project": ""})
+    numbers.update(projects=None if projects is None else len(projects), countries=_countries_then(conn, when))
+    counts: dict[str, int] = {}
+    overdue: dict[str, int] = {}
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for p in sorted(projects or (), key=lambda p: (not p["overdue"], p["project"])):
+        counts[p["status"]] = counts.get(p["status"], 0) + 1
+        overdue[p["status"]] = overdue.get(p["status"], 0) + bool(p["overdue"])
+        listed.setdefault(p["status"], []).append(p)
+    summits = [row for r in _rows(conn, sql["summits"], exact)
+               for row in _rows(conn, project_status.AS_OF_SQL, {**when.params, "project": r["project"]})]
+    latest = _rows(conn, sql["latest"], {**exact, "limit": HOME_EVENTS})
+    story = _story(numbers, latest, counts, overdue, listed, summits)
+    story["statuses_unanswered"] = projects is None
+    return story
+
+
+def _story(numbers: dict[str, Any], latest: list[dict[str, Any]], counts: dict[str, int], overdue: dict[str, int],
+           listed: dict[str, list[dict[str, Any]]], summits: list[dict[str, Any]]) -> dict[str, Any]:
+    """The home page's data in words, whatever it was read as of."""
     groups = []
     for status in [s for s in STATUSES if s in counts] + sorted(s for s in counts if s not in STATUSES):
-        listed = _rows(conn, HOME_STATUS_PROJECTS_SQL, {"status": status, "limit": HOME_PROJECTS_PER_STATUS})
         groups.append({"status": status, "status_name": prose.status_name(status), "count": counts[status],
                        "overdue": overdue.get(status, 0),
                        "projects": [{**p, "planned": prose.when(p["planned_for"])}
-                                    for p in listed[:HOME_PROJECTS_PER_STATUS]]})
-    summits = [{**s, "planned": prose.when(s["planned_for"]), "status_name": prose.status_name(s["status"])}
-               for s in _rows(conn, HOME_SUMMITS_SQL)]
-    return {"numbers": numbers, "latest": latest, "statuses": groups, "summits": summits}
+                                    for p in listed.get(status, [])[:HOME_PROJECTS_PER_STATUS]]})
+    return {
+        "numbers": numbers,
+        "latest": [{**e, "when": prose.when(e["occurred"]), "kind_name": prose.kind_name(e["kind"])} for e in latest],
+        "statuses": groups,
+        "summits": [{**s, "planned": prose.when(s["planned_for"]), "status_name": prose.status_name(s["status"])}
+                    for s in summits],
+    }

@@ -1,10 +1,11 @@
 """The reader's pages as Datasette routes: `/project/<slug>` and `/event/<id>`, and the home
 page's story (through the index template's variables).
 
-A route parses the request (the time axes, the slug or id), asks tracker.publish.pages
-for what the page shows on the tracker's database, and renders it with the plugin's
-templates (tracker/publish/plugin/templates). Bad input is an error page with one line
-saying what is wrong; an unknown slug or id is a 404 page naming it.
+A route parses the request (the time axes `as_of`, `known_at` and `reported_by`, the slug
+or id), asks tracker.publish.pages for what the page shows on the tracker's database, and
+renders it with the plugin's templates (tracker/publish/plugin/templates); links carry
+the axes given to the next page. Bad input is an error page with one line saying what is
+wrong; an unknown slug or id is a 404 page naming it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,6 @@ from datasette.utils.asgi import Response
 
 from tracker.publish import pages, timeline
 from tracker.publish.served import tracker_database
-
-#: The time axis the pages do not answer yet (the command line does: DESIGN §5).
-UNANSWERED = {"reported_by": "--reported-by"}
-
 
 def links(datasette, when: pages.Bounds) -> dict[str, Any]:
     """URL makers for the templates, carrying the page's time axes to the next page."""
@@ -45,16 +42,11 @@ async def _start(datasette, request) -> tuple[str | None, pages.Bounds | None, R
     """The tracker's database and the page's bounds, or the error page to answer instead."""
     from tracker.replay.timeaxes import TimeError
 
-    for name, option in UNANSWERED.items():
-        if request.args.get(name):
-            return None, None, await _error(
-                datasette, request, 400, "Not answered here",
-                f"{name}: this page does not answer reported time yet; ask the command line "
-                f"(`tracker status`, `tracker show` with {option}).")
     try:
-        when = pages.bounds(request.args.get("as_of"), request.args.get("known_at"))
+        when = pages.bounds(request.args.get("as_of"), request.args.get("known_at"), request.args.get("reported_by"))
     except TimeError as e:
-        return None, None, await _error(datasette, request, 400, "Bad date", str(e).replace("--known-at", "known_at"))
+        message = str(e).replace("--known-at", "known_at").replace("--reported-by", "reported_by")
+        return None, None, await _error(datasette, request, 400, "Bad date", message)
     database = await tracker_database(datasette)
     if database is None:
         return None, None, await _error(datasette, request, 404, "No tracker database",
@@ -100,11 +92,31 @@ async def event_page(datasette, request) -> Response:
         return await _error(datasette, request, 404, "No such event", f"the tracker has no event '{event_id}'")
     urls = links(datasette, when)
     body = await datasette.render_template("tracker_event.html", {
-        "e": data, "when": when, "database": database, **urls,
+        "e": data, "when": when, "database": database, **urls, "pin": pin(datasette, data),
+        "map_url": datasette.urls.table(database, "event_map") + "?" + urllib.parse.urlencode({"id": event_id}),
         "raw_url": datasette.urls.table(database, "events") + "?" + urllib.parse.urlencode({"id": event_id}),
         "now_url": datasette.urls.path(f"/event/{urllib.parse.quote(event_id, safe='')}"),
     }, request=request)
     return Response.html(body)
+
+
+#: Map tiles when the site's datasette-cluster-map configuration names none (its own default).
+TILES = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
+TILES_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+def pin(datasette, event: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the event page's map puts its pin: the event's own coordinates, drawn with the
+    Leaflet that datasette-leaflet serves (installed with datasette-cluster-map) and the
+    tiles the site's map of events uses; None for an event without coordinates."""
+    location = event.get("location") or {}
+    lat, lon = location.get("lat"), location.get("lon")
+    if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
+        return None
+    config = datasette.plugin_config("datasette-cluster-map") or {}
+    options = config.get("tile_layer_options") or {"maxZoom": 19, "attribution": TILES_ATTRIBUTION}
+    return {"lat": lat, "lon": lon, "label": location.get("name") or "", "tiles": config.get("tile_layer") or TILES,
+            "options": options}
 
 
 ROUTES = [
@@ -113,12 +125,29 @@ ROUTES = [
 ]
 
 
-async def home_variables(datasette) -> dict[str, Any]:
-    """The home page's story, for the index template (empty with no tracker database)."""
+async def home_variables(datasette, request=None) -> dict[str, Any]:
+    """The home page's story, for the index template (empty with no tracker database), as
+    of the request's `as_of` and known at its `known_at` (now, with neither). A date that
+    cannot be understood, or `reported_by` (which the home page does not answer: it would
+    take a replay of every project; a project's page answers it), is one line on the page,
+    over the story as known now."""
+    from tracker.replay.timeaxes import TimeError
+
     database = await tracker_database(datasette)
     if database is None:
         return {}
-    data = await datasette.get_database(database).execute_fn(pages.home)
-    urls = links(datasette, pages.Bounds())
+    args = request.args if request is not None else {}
+    problem = None
+    try:
+        when = pages.bounds(args.get("as_of"), args.get("known_at"))
+    except TimeError as e:
+        when, problem = pages.Bounds(), str(e).replace("--known-at", "known_at")
+    if args.get("reported_by"):
+        problem = ("reported_by: the home page does not answer reported time; "
+                   "a project's page or an event's page does (their form has it)")
+    data = await datasette.get_database(database).execute_fn(lambda conn: pages.home(conn, when))
+    urls = links(datasette, when)
+    asked = urllib.parse.urlencode({"as_of": when.as_of, "known_at": when.known_at}) if when.any else ""
     return {"tracker_home": data, "tracker_database": database, "tracker_colours": timeline.STATUS_COLOURS,
-            "tracker_project_url": urls["project_url"], "tracker_event_url": urls["event_url"]}
+            "tracker_project_url": urls["project_url"], "tracker_event_url": urls["event_url"],
+            "tracker_when": when, "tracker_problem": problem, "tracker_asked": asked}

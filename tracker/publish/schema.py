@@ -37,7 +37,8 @@ SELECT seq, hash, recorded_at, 'tracker verify --head ' || seq || ':' || hash AS
 FROM events ORDER BY seq DESC LIMIT 1"""
 
 #: Indexes the Datasette pages need at a million events, beyond the replay engine's own, on
-#: the engine's tables: facets on status and countries, the Atom feed's newest-first order.
+#: the engine's tables: facets on status and countries, the Atom feed's newest-first order,
+#: the home page's counts as of a date known at a moment.
 #: Each is (table, columns, WHERE of a partial index or None); the replay engine drops them
 #: with its tables, and `ensure_indexes` puts them back. `indexes()` adds each projection's
 #: (its PUBLISH_INDEXES: the `projects` view's, for one).
@@ -46,6 +47,9 @@ OWN_INDEXES = [
     ("effective_events", ("kind", "status"), None),
     ("effective_events", ("countries",), None),
     ("effective_events", ("recorded_at",), None),
+    # the home page as of V known at T counts events on both axes from these alone
+    ("effective_events", ("occurred_start", "recorded_at"), None),
+    ("effective_events", ("kind", "occurred_start", "recorded_at"), None),
 ]
 
 

@@ -18,6 +18,10 @@ served as `site`), told apart by its metadata describing `effective_events`.
   foreign keys, so country cells are linked here (a built database declares real foreign
   keys and Datasette links those itself); so are such cells on query pages (search, the
   as-of questions), where nothing declares keys.
+- Tables read as words (tracker.publish.cells): the events table shows a reader's
+  columns by default through the plugin's `_table.html` (Datasette's own for every other
+  table, and for any request choosing columns with `_col` / `_nocol`); dates as entered,
+  money ("$196 million") and country names in cells; a summary links to its event's page.
 - The search page lists a hundred matches at a time: a full page gets a link to the next.
 - Feeds: the calendar (`.ics`) and Atom (`.atom`) renderers of tracker.publish.feeds, in
   place of datasette-ics's and datasette-atom's.
@@ -41,7 +45,7 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from tracker.publish import feeds, routes
+from tracker.publish import cells, feeds, prose, routes
 from tracker.publish.served import is_tracker_database
 from tracker.publish.schema import ensure_indexes, index_name, indexes
 from tracker.replay.search import FTS_TRIGGERS, ensure_search
@@ -229,14 +233,14 @@ _declared_keys: dict[tuple[str | None, str], set[str]] = {}
 _table_urls: dict[tuple[str, str, str], str] = {}
 
 
-def _link(datasette, database: str, table: str, key: str, value: str) -> markupsafe.Markup:
+def _link(datasette, database: str, table: str, key: str, value: str, label: str | None = None) -> markupsafe.Markup:
     where = (datasette.setting("base_url"), database, table)
     base = _table_urls.get(where)
     if base is None:
         base = _table_urls[where] = datasette.urls.table(database, table)
     url = f"{base}?{key}={urllib.parse.quote_plus(value)}"
     escape = markupsafe.escape
-    return markupsafe.Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
+    return markupsafe.Markup(f'<a href="{escape(url)}">{escape(label or value)}</a>')
 
 
 def _page_link(datasette, page: str, value: str, label: str | None = None) -> markupsafe.Markup:
@@ -251,17 +255,35 @@ def _links(datasette, database: str, column: str, target: tuple[str, str] | str,
         return _page_link(datasette, target, value)
     if column == "countries":
         codes = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
-        return markupsafe.Markup(", ").join(_link(datasette, database, *target, code) for code in codes)
-    return _link(datasette, database, *target, value)
+        return markupsafe.Markup(", ").join(_link(datasette, database, *target, code, prose.country(code))
+                                            for code in codes)
+    return _link(datasette, database, *target, value, prose.country(value))
+
+
+async def _project_link(datasette, database: str, slug: str) -> markupsafe.Markup:
+    """A link to the project's page, named as the tracker names the project now."""
+    found = await datasette.get_database(database).execute(cells.PROJECT_NAME_SQL, [slug])
+    row = found.first()
+    return _page_link(datasette, LINKS["project"], slug, row[0] if row and row[0] else None)
 
 
 @hookimpl
-def render_cell(value, column, table, database, datasette):
-    """Link cells naming an event, a project or a country, on table pages and query pages.
+def render_cell(row, value, column, table, database, datasette):
+    """Link cells naming an event, a project or a country (by its name), on table pages and
+    query pages; an event's summary links to its page; dates as entered and sums of money
+    in words (tracker.publish.cells).
 
     Called for every cell drawn, so it returns None as early as it can; on a query page
     (table is None: search, the as-of questions) nothing declares keys, so it links at once.
     """
+    words = cells.in_words(value, column, table, row)
+    if words is not None:
+        return words if is_tracker_database(datasette, database) else None
+    if column == "summary" and table == "effective_events" and isinstance(value, str):
+        event_id = cells.field(row, "id")
+        if isinstance(event_id, str) and is_tracker_database(datasette, database):
+            return _page_link(datasette, LINKS["event"], event_id, value)
+        return None
     target = LINKS.get(column)
     if isinstance(value, dict) and isinstance(target, str) and isinstance(value.get("value"), str):
         # a declared foreign key Datasette has expanded to {value, label}: to the page, labelled
@@ -274,6 +296,8 @@ def render_cell(value, column, table, database, datasette):
         target = LINKS["event"]
     if target is None or not is_tracker_database(datasette, database):
         return None
+    if column == "project" and table in cells.READABLE:
+        return _project_link(datasette, database, value)
     if isinstance(target, str):
         return _page_link(datasette, target, value)
     if target[0] == table:
@@ -364,9 +388,14 @@ def register_routes(datasette):
 
 
 @hookimpl
-def extra_template_vars(template, datasette):
+def extra_template_vars(template, database, table, request, datasette):
     """The home page's story (headline numbers, latest events, projects by status, the
-    summit's date) for the plugin's `index.html`; nothing for any other page."""
-    if template != "index.html":
-        return None
-    return routes.home_variables(datasette)
+    summit's date) for the plugin's `index.html`; a table's reader's columns for the
+    plugin's `_table.html` (tracker.publish.cells); nothing for any other page."""
+    if template == "index.html":
+        return routes.home_variables(datasette, request)
+    if template == "table.html" and is_tracker_database(datasette, database):
+        columns = cells.readable_columns(table, request.args if request is not None else None)
+        if columns:
+            return {"tracker_columns": columns, "tracker_every_column": cells.EVERY_COLUMN.get(table)}
+    return None
