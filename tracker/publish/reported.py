@@ -27,7 +27,7 @@ from tracker.log.amendments import Amendment, effective_form
 from tracker.log.reported import COLUMNS, passing, reported_on
 from tracker.log.store import amendments_of
 from tracker.replay.effective import compact, world_order
-from tracker.replay.keyed import candidates, key_events
+from tracker.replay.keyed import candidates, key_history
 
 _SEQ, _ID, _KIND, _RECORDED_AT, _BODY = (COLUMNS.index(c) for c in ("seq", "id", "kind", "recorded_at", "body"))
 
@@ -92,13 +92,4 @@ def project_history(conn: sqlite3.Connection, slug: str, *, reported_by: str | N
     """The project's status history as reported by then, in a database in memory holding
     its projection's history table (every row taken as known), to be asked the same SQL
     as the live table. The caller closes it."""
-    rows = project_status.fold(slug, key_events(conn, project_status, slug, reported_by=reported_by,
-                                                known_at=known_at))
-    memory = sqlite3.connect(":memory:")
-    memory.executescript(project_status.SCHEMA)
-    columns = [f'"{c}"' for c in (*project_status.ROW_COLUMNS, "known_from", "known_to")]
-    memory.executemany(
-        f"INSERT INTO {project_status.HISTORY} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [(*row, "", None) for row in rows],
-    )
-    return memory
+    return key_history(conn, project_status, slug, reported_by=reported_by, known_at=known_at)

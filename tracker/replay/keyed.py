@@ -95,20 +95,30 @@ def key_events(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
     return sorted(events, key=world_order)
 
 
-def key_answer(conn: sqlite3.Connection, projection: ModuleType, key: str, *, as_of: str | None = None,
-               known_at: str | None = None, reported_by: str | None = None) -> list[dict[str, Any]]:
-    """One key's rows as of `as_of`, known at `known_at`, reported by `reported_by`: the
-    projection's fold of `key_events`, asked its AS_OF_SQL (as of `as_of`) in memory."""
+def key_history(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
+                known_at: str | None = None, reported_by: str | None = None) -> sqlite3.Connection:
+    """One key's history as reported by `reported_by` and recorded by `known_at`: the
+    projection's fold of `key_events`, in a database in memory holding the projection's
+    tables (every row taken as known), to be asked the same SQL as the stored history.
+    The caller closes it."""
     rows = projection.fold(key, key_events(conn, projection, key, reported_by=reported_by, known_at=known_at))
     memory = sqlite3.connect(":memory:")
+    memory.executescript(projection.SCHEMA)
+    columns = [f'"{c}"' for c in (*projection.ROW_COLUMNS, "known_from", "known_to")]
+    memory.executemany(
+        f"INSERT INTO {projection.HISTORY} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [(*row, "", None) for row in rows],
+    )
+    return memory
+
+
+def key_answer(conn: sqlite3.Connection, projection: ModuleType, key: str, *, as_of: str | None = None,
+               known_at: str | None = None, reported_by: str | None = None) -> list[dict[str, Any]]:
+    """One key's rows as of `as_of`, known at `known_at`, reported by `reported_by`: its
+    `key_history` asked the projection's AS_OF_SQL (as of `as_of`)."""
+    memory = key_history(conn, projection, key, known_at=known_at, reported_by=reported_by)
     try:
-        memory.executescript(projection.SCHEMA)
-        columns = [f'"{c}"' for c in (*projection.ROW_COLUMNS, "known_from", "known_to")]
-        memory.executemany(
-            f"INSERT INTO {projection.HISTORY} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [(*row, "", None) for row in rows],
-        )
-        return history_answer(memory, projection, key, as_of=as_of) if rows else []
+        return history_answer(memory, projection, key, as_of=as_of)
     finally:
         memory.close()
 
