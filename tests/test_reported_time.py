@@ -126,6 +126,27 @@ def test_status_list_tallies_and_timeline_take_reported_by(cli):
     assert cli("timeline", "--reported-by", "2025").exit_code == 0
 
 
+def test_show_gives_the_event_as_reported_and_as_recorded_then(cli):
+    trains = "2024-06-hyundai-rotem-uz-high-speed-trains"
+    cli("init")
+    fixed = cli("correct", trains, "--set", "quantity=6", "--reason", "Six trainsets, in a later report.",
+                "--source", "Trend | Uzbekistan receives high-speed trains | 2025-06")
+    assert fixed.exit_code == 0
+    before, after = (cli.json("show", trains, "--reported-by", day) for day in ("2025-03", "2025-07"))
+    assert before["amendments"] == [] and "quantity" not in before["effective"] and before["corrections"] == []
+    assert after["effective"]["quantity"] == 6 and [c["changes"][0]["new"] for c in after["corrections"]] == [6]
+    unreported = cli("show", trains, "--reported-by", "2024-12")
+    assert unreported.exit_code == 0
+    assert f"Note: {trains} had not been reported by 2024-12-31: its earliest source was out on 2025-01-31." \
+        in unreported.stderr
+    assert cli.json("show", trains, "--reported-by", "2024-12")["effective"] is None
+    unrecorded = cli.json("show", trains, "--known-at", "2001")
+    assert unrecorded["effective"] is None and unrecorded["event"]["id"] == trains
+    assert cli.json("show", trains) == after  # now, everything counts
+    bad = cli("show", trains, "--known-at", "yesterday")
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error: --known-at 'yesterday'")
+
+
 def test_a_reported_by_before_all_reporting_says_so_and_exits_0(cli):
     cli("init")
     result = cli("status", "--reported-by", "2001")

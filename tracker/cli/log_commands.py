@@ -215,28 +215,50 @@ def list_(
 def show(
     ctx: typer.Context,
     event_id: Annotated[str, typer.Argument(metavar="ID", help="The event's id.")],
+    known_at: KnownAt = None,
+    reported_by: ReportedBy = None,
     as_json: JsonFlag = False,
 ) -> None:
     """One event as logged, its corrections and retraction, and its effective form now.
 
     For each correction in effect it says what changed (old → new), why, and on what
-    sources. With --json: `event`, `amendments`, `effective` (null when retracted),
+    sources. With --known-at or --reported-by, the amendments recorded (or reported) by
+    then and the event as the tracker took it then; an event not yet recorded or
+    reported then is shown as logged, with no effective form, and a note says when it
+    came. With --json: `event`, `amendments`, `effective` (null when retracted),
     `retracted`, and `corrections`: the corrections in effect, in log order, each with
     `id`, `recorded_at`, `reason`, `sources` and `changes`, a list of
     `{field, old, new}` (null for no value).
     """
     from tracker.log.amendments import Amendment, changes_made, effective_form, live_corrections
-    from tracker.cli.output import emit_json
+    from tracker.log.reported import as_reported
+    from tracker.replay.timeaxes import TimeError, known_at_stamp, reported_by_day
+    from tracker.cli.output import emit_json, say
 
+    try:
+        known_at, reported_by = known_at_stamp(known_at), reported_by_day(reported_by)
+    except TimeError as e:
+        raise fail(str(e)) from None
+    bounded = known_at is not None or reported_by is not None
     with open_existing(ctx) as store:
         event = store.get(event_id)
         if event is None:
             raise fail(f"no event with id '{event_id}'")
         amendments = store.amendments_of(event_id)
-    history = [Amendment.from_record(a.record, a.seq, a.recorded_at) for a in amendments]
+        then = as_reported(store.conn, event_id, reported_by=reported_by, known_at=known_at) if bounded else None
     world = event.kind not in ("correction", "retraction")
-    effective = effective_form(event.record, history) if world else None
-    live = (live_corrections(event_id, history) or []) if world else []
+    if then is not None:  # a world event, asked about a moment: what counted then
+        counting = {a.id for a in then.amendments}
+        amendments = [a for a in amendments if a.record["id"] in counting]
+        if not then.counted:
+            say(f"Note: {event_id} " + (
+                f"had not been recorded by {known_at}: it was recorded at {then.recorded_at}"
+                if known_at is not None and then.recorded_at > known_at else
+                f"had not been reported by {reported_by}: its earliest source was out on {then.reported_on}"
+            ) + ".")
+    history = [Amendment.from_record(a.record, a.seq, a.recorded_at) for a in amendments]
+    effective = effective_form(event.record, history) if world and (then is None or then.counted) else None
+    live = (live_corrections(event_id, history) or []) if world and effective is not None else []
     result = {
         "event": event.exported(),
         "amendments": [a.exported() for a in amendments],
@@ -272,7 +294,7 @@ def show(
             typer.echo("\nCorrections in effect, and what supports them:")
             for correction in result["corrections"]:
                 typer.echo(correction_lines(correction))
-        typer.echo("\nEffective now:")
+        typer.echo("\nEffective then:" if bounded else "\nEffective now:")
         typer.echo(pretty(effective))
 
 

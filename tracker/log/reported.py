@@ -19,6 +19,7 @@ question on all three axes is answered from. Nothing here knows the projections.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -29,6 +30,7 @@ from events.dates import parse_published
 from events.models import AMENDMENT_KINDS
 
 from tracker.log.amendments import Amendment, effective_form
+from tracker.log.store import amendments_of
 
 
 @lru_cache(maxsize=65536)
@@ -126,3 +128,47 @@ def first_reported(conn: sqlite3.Connection) -> str | None:
         for recorded_at, body in conn.execute(f"SELECT recorded_at, body FROM events WHERE kind NOT IN ({world})")
     )
     return min(days, default=None)
+
+
+# --- one event as reported then (`tracker show`, the event page) -----------------------------
+
+_SEQ, _ID, _KIND, _RECORDED_AT, _BODY = (COLUMNS.index(c) for c in ("seq", "id", "kind", "recorded_at", "body"))
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One world event as reported by a day (and recorded by a moment)."""
+
+    id: str
+    seq: int
+    record: dict[str, Any]  # as first logged
+    recorded_at: str
+    reported_on: str  # the day it counts from (its earliest source)
+    counted: bool  # it passes the bounds
+    amendments: tuple[Amendment, ...]  # those that count by then, in log order
+    form: dict[str, Any] | None  # its effective form then; None if not counted or retracted
+
+
+def _log_rows(conn: sqlite3.Connection, ids: list[str]) -> list[tuple]:
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    return conn.execute(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id IN ({marks}) ORDER BY seq", ids).fetchall()
+
+
+def as_reported(conn: sqlite3.Connection, event_id: str, *, reported_by: str | None,
+                known_at: str | None) -> Reported | None:
+    """The world event `event_id` as reported by `reported_by` (a day) and recorded by
+    `known_at` (the log's stamp), or None when the log has no such world event."""
+    found = _log_rows(conn, [event_id])
+    if not found or found[0][_KIND] in AMENDMENT_KINDS:
+        return None
+    row = found[0]
+    ids = [event_id] + [a.id for a in amendments_of(conn, event_id)]
+    passed = {r[_ID]: r for r in passing(_log_rows(conn, ids), reported_by=reported_by, known_at=known_at)}
+    record = orjson.loads(row[_BODY])
+    counted = event_id in passed
+    amendments = tuple(Amendment.from_record(orjson.loads(r[_BODY]), r[_SEQ], r[_RECORDED_AT])
+                       for i, r in passed.items() if i != event_id)
+    return Reported(event_id, row[_SEQ], record, row[_RECORDED_AT], reported_on(record, row[_RECORDED_AT]),
+                    counted, amendments, effective_form(record, list(amendments)) if counted else None)
