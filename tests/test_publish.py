@@ -249,6 +249,35 @@ def test_dashboard_and_its_chart_queries(ds):
             assert_no_live_markup(data.text)
 
 
+def test_the_dashboards_figures_read_as_the_pages_do(ds):
+    """Country names, not codes, and dollars in words, as on the project and event pages."""
+    import urllib.parse
+
+    chart = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]["figures"]
+    sql = chart["query"].split("[[")[0] + chart["query"].split("]]")[1]
+    rows = get(ds, "/tracker.json?" + urllib.parse.urlencode({"sql": sql, "_shape": "objects"})).json()["rows"]
+    by_series = {row["series"]: row for row in rows}
+    trade = by_series["bilateral_trade:KR,KZ"]
+    assert (trade["figure"], trade["countries"], trade["latest"]) == ("bilateral trade", "South Korea, Kazakhstan",
+                                                                     "$6 billion")
+    assert by_series["investment_stock:KR,KZ:2023"]["latest"] == "$9.6 billion"
+    assert by_series["remittances:KR,UZ:2024"]["latest"] == "$420 million"
+    assert by_series["e9_visa_quota:KR,UZ:2024-05"]["latest"] == "100,000 workers per year"
+
+
+def test_the_countries_table_names_a_country_as_the_pages_do():
+    """One name per country: the reference table's (dashboard, map, tallies) is the common
+    English name the pages and the command line use."""
+    import csv
+
+    from events.codes import country_names
+    from tracker.log.bundled import countries_path
+
+    with open(countries_path(), newline="", encoding="utf-8") as f:
+        listed = {row["code"]: row["name"] for row in csv.DictReader(f)}
+    assert listed == {code: country_names()[code] for code in listed}
+
+
 def test_map_view_places_every_event(ds):
     rows = get(ds, "/tracker/event_map.json?_shape=array&_size=max").json()
     assert rows and all(r["latitude"] is not None and r["longitude"] is not None for r in rows)
