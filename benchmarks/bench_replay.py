@@ -98,14 +98,9 @@ for i in range(9):
 print(statistics.median(times) * 1000, max(times) * 1000)
 """
 
-QUERIES = r"""
+#: What both query scripts start with: the median of `runs` timed calls, in ms, after one to warm up.
+TIMED = r"""
 import statistics, sys, time
-from tracker.log.store import EventStore
-from tracker.replay import queries
-store = EventStore(sys.argv[1])
-conn = store.conn
-project = conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 11").fetchone()[0]
-known = conn.execute("SELECT recorded_at FROM events WHERE seq = (SELECT max(seq) / 2 FROM events)").fetchone()[0]
 def timed(fn, runs):
     fn()
     times = []
@@ -114,6 +109,15 @@ def timed(fn, runs):
         fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
+"""
+
+QUERIES = TIMED + r"""
+from tracker.log.store import EventStore
+from tracker.replay import queries
+store = EventStore(sys.argv[1])
+conn = store.conn
+project = conn.execute("SELECT project FROM projects LIMIT 1 OFFSET 11").fetchone()[0]
+known = conn.execute("SELECT recorded_at FROM events WHERE seq = (SELECT max(seq) / 2 FROM events)").fetchone()[0]
 print("project_status_one", timed(lambda: queries.project_status(conn, project, as_of="2012-06-30", known_at=known), 50))
 print("project_status_all", timed(lambda: queries.project_status(conn, as_of="2012-06-30", known_at=known), 3))
 print("summit_timeline_one", timed(lambda: queries.summit_timeline(conn, project, as_of="2012-06-30", known_at=known), 50))
@@ -132,8 +136,7 @@ if series:
     print("figures_metric_all", timed(lambda: queries.figures(conn, metric, as_of="2012-06-30", known_at=known), 3))
 """
 
-REPORTED = r"""
-import statistics, sys, time
+REPORTED = TIMED + r"""
 import projections
 from tracker.log.store import EventStore
 from tracker.replay.keyed import reported_answer
@@ -143,14 +146,6 @@ project = conn.execute("SELECT project FROM projects WHERE planned_for IS NOT NU
 series = conn.execute("SELECT series FROM figures LIMIT 1 OFFSET 11").fetchone()[0]
 day = conn.execute("SELECT occurred_start FROM events WHERE seq = (SELECT max(seq) / 2 FROM events)").fetchone()[0]
 known = conn.execute("SELECT recorded_at FROM events WHERE seq = (SELECT max(seq) * 3 / 4 FROM events)").fetchone()[0]
-def timed(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 for name, key in (("project_status", project), ("summit_timeline", project), ("figures", series)):
     p = projections.by_name(name)
     print(f"{name}_one_by_key", timed(lambda: reported_answer(store, p, key, reported_by=day), 20))

@@ -30,7 +30,7 @@ from events.dates import parse_published
 from events.models import AMENDMENT_KINDS
 
 from tracker.log.amendments import Amendment, effective_form
-from tracker.log.store import amendments_of
+from tracker.log.store import AMENDING
 
 
 @lru_cache(maxsize=65536)
@@ -149,23 +149,34 @@ class Reported:
     form: dict[str, Any] | None  # its effective form then; None if not counted or retracted
 
 
-def _log_rows(conn: sqlite3.Connection, ids: list[str]) -> list[tuple]:
-    if not ids:
-        return []
-    marks = ", ".join("?" * len(ids))
-    return conn.execute(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id IN ({marks}) ORDER BY seq", ids).fetchall()
+def rows_with_amendments(conn: sqlite3.Connection, ids: list[str]) -> list[tuple]:
+    """The log rows (COLUMNS) of the events `ids`, their corrections and retractions and
+    the retractions of those corrections, in seq order: every row `passing` needs to
+    decide what those events said at any bound, and nothing else of the log."""
+    one = f"SELECT {', '.join(COLUMNS)} FROM events WHERE id = ?"
+    amending = f"SELECT {', '.join(COLUMNS)} FROM events WHERE {AMENDING}"
+    kind_at, id_at = COLUMNS.index("kind"), COLUMNS.index("id")
+    rows = [row for i in ids for row in conn.execute(one, (i,))]
+    corrections = []
+    for event_id in ids:
+        for row in conn.execute(amending, (event_id,)):
+            rows.append(row)
+            if row[kind_at] == "correction":
+                corrections.append(row[id_at])
+    for correction in corrections:
+        rows.extend(conn.execute(amending, (correction,)))
+    return sorted(rows, key=lambda row: row[COLUMNS.index("seq")])
 
 
 def as_reported(conn: sqlite3.Connection, event_id: str, *, reported_by: str | None,
                 known_at: str | None) -> Reported | None:
     """The world event `event_id` as reported by `reported_by` (a day) and recorded by
     `known_at` (the log's stamp), or None when the log has no such world event."""
-    found = _log_rows(conn, [event_id])
-    if not found or found[0][_KIND] in AMENDMENT_KINDS:
+    rows = rows_with_amendments(conn, [event_id])
+    row = next((r for r in rows if r[_ID] == event_id), None)
+    if row is None or row[_KIND] in AMENDMENT_KINDS:
         return None
-    row = found[0]
-    ids = [event_id] + [a.id for a in amendments_of(conn, event_id)]
-    passed = {r[_ID]: r for r in passing(_log_rows(conn, ids), reported_by=reported_by, known_at=known_at)}
+    passed = {r[_ID]: r for r in passing(rows, reported_by=reported_by, known_at=known_at)}
     record = orjson.loads(row[_BODY])
     counted = event_id in passed
     amendments = tuple(Amendment.from_record(orjson.loads(r[_BODY]), r[_SEQ], r[_RECORDED_AT])

@@ -85,10 +85,9 @@ class StoredEvent:
         }
 
 
-_AMENDING = (
-    "SELECT seq, recorded_at, prev_hash, hash, body FROM events WHERE kind IN ('correction', 'retraction')"
-    " AND json_extract(body, '$.target') = ? AND seq <= ?"
-)
+#: The rows amending an event (`?` its id), found through the events_amendment_target index.
+AMENDING = "kind IN ('correction', 'retraction') AND json_extract(body, '$.target') = ?"
+_AMENDING = f"SELECT seq, recorded_at, prev_hash, hash, body FROM events WHERE {AMENDING} AND seq <= ?"
 
 
 def amendments_of(

@@ -117,20 +117,20 @@ class _Run:
             for e in amendments_of(conn, world_id, up_to_seq=seq)
         ]
         corrected = bool(live_corrections(world_id, amendments))
-        new = effective_form(orjson.loads(world_body), amendments)
+        world = orjson.loads(world_body)
+        new = effective_form(world, amendments)
         row = conn.execute("SELECT body FROM effective_events WHERE id = ?", (world_id,)).fetchone()
         old = orjson.loads(row[0]) if row else None
-        record = orjson.loads(world_body)
         if old == new:
             if new is not None:  # the `corrected` flag may still change
                 conn.execute("UPDATE effective_events SET corrected = ? WHERE id = ?", (int(corrected), world_id))
             # nothing changed now, but reported earlier than what it undoes, it may have then
             for fold in self.sums:
-                fold.revise_versions(record, world_recorded, amendments, if_kept=True)
+                fold.revise_versions(world, world_recorded, amendments, if_kept=True)
             return
         self.change(world_seq, world_recorded, known_at, old, new, corrected, seq)
         for fold in self.sums:
-            fold.revise_versions(record, world_recorded, amendments)
+            fold.revise_versions(world, world_recorded, amendments)
 
     def enter(self, seq: int, recorded_at: str, body: str) -> None:
         """Short cut: an event no amendment touches enters once, as logged, and stays.

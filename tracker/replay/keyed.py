@@ -26,17 +26,10 @@ import orjson
 from events.models import AMENDMENT_KINDS
 
 from tracker.log.amendments import Amendment, effective_form
-from tracker.log.reported import COLUMNS, passing
+from tracker.log.reported import COLUMNS, passing, rows_with_amendments
 from tracker.replay.effective import compact, world_order
 from tracker.replay.queries import answer, history_answer
 from tracker.replay.tables import WILDCARD
-
-_ROW = f"SELECT {', '.join(COLUMNS)} FROM events WHERE id = ?"
-_AMENDMENTS = (
-    f"SELECT {', '.join(COLUMNS)} FROM events WHERE kind IN ('correction', 'retraction')"
-    " AND json_extract(body, '$.target') = ?"
-)
-
 
 def answers_by_key(projection: ModuleType) -> bool:
     """Whether one key's answer can come from its own events: a state projection."""
@@ -54,22 +47,6 @@ def candidates(conn: sqlite3.Connection, projection: ModuleType, key: str) -> li
     return sorted({i for (i,) in now} | {i for (i,) in former})
 
 
-def _log_rows(conn: sqlite3.Connection, ids: list[str]) -> list[tuple]:
-    """The log rows of the events `ids`, their amendments and the retractions of those
-    corrections, in seq order."""
-    seq_at, kind_at, id_at = COLUMNS.index("seq"), COLUMNS.index("kind"), COLUMNS.index("id")
-    rows = [row for i in ids for row in conn.execute(_ROW, (i,))]
-    corrections = []
-    for event_id in ids:
-        for row in conn.execute(_AMENDMENTS, (event_id,)):
-            rows.append(row)
-            if row[kind_at] == "correction":
-                corrections.append(row[id_at])
-    for correction in corrections:
-        rows.extend(conn.execute(_AMENDMENTS, (correction,)))
-    return sorted(rows, key=lambda row: row[seq_at])
-
-
 def key_events(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
                reported_by: str | None = None, known_at: str | None = None) -> list[dict[str, Any]]:
     """`key`'s events as the projection's fold reads them (compact, in world order), in
@@ -78,7 +55,7 @@ def key_events(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
     world: dict[str, tuple[int, dict[str, Any]]] = {}
     amendments: dict[str, list[Amendment]] = {}
     target_of: dict[str, str] = {}  # an amendment's id -> the world event it bears on
-    for row in passing(_log_rows(conn, candidates(conn, projection, key)),
+    for row in passing(rows_with_amendments(conn, candidates(conn, projection, key)),
                        reported_by=reported_by, known_at=known_at):
         record = orjson.loads(row[body_at])
         if record["kind"] not in AMENDMENT_KINDS:
