@@ -157,6 +157,13 @@ print("country_tallies_all_by_key", timed(lambda: reported_answer(store, tallies
 print("country_tallies_all_now_by_key", timed(lambda: reported_answer(store, tallies, None, reported_by=day), 5))
 p = projections.by_name("project_status")
 print("project_status_one_plain", timed(lambda: reported_answer(store, p, project, reported_by=day, by_key=False), 1))
+# one read of the log (no replay): every project, tallies with a knowledge bound, `list --reported-by`
+from tracker.replay.listing import reported_events
+print("project_status_all_one_read", timed(lambda: reported_answer(store, p, None, reported_by=day, as_of=day), 1))
+print("country_tallies_all_known_at_one_read", timed(lambda: reported_answer(store, tallies, None, reported_by=day, known_at=known, as_of=day), 1))
+print("country_tallies_uz_known_at_one_read", timed(lambda: reported_answer(store, tallies, "UZ", reported_by=day, known_at=known, as_of=day), 1))
+print("list_reported_by_one_read", timed(lambda: reported_events(store, reported_by=day), 1))
+print("list_reported_by_one_country_one_read", timed(lambda: reported_events(store, reported_by=day, country="UZ"), 1))
 """
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tracker.replay.listing import current_events, effective_events
 from tests.replay_fixtures import at, correction, event, log, retraction
 from tests.test_replay_properties import SETTINGS, _run, logs
+from tests.test_reported_time import reported_logs
 
 
 def _listed(events):
@@ -56,3 +57,44 @@ def test_list_json_streams_the_same_array_as_known_now_and_as_known_then(cli):
     # a knowledge time after everything was recorded gives the same answer from the log
     assert cli.json("list", "--country", "UZ", "--known-at", "2999-01-01") == now
     assert cli.json("list", "--kind", "forum", "--country", "ZW") == []
+
+
+@SETTINGS
+@given(reported_logs(), FILTERS, st.sampled_from(["2023-12-31", "2024-01-20", "2024-02-29", "2024-03-03", "2024-12-31"]),
+       st.sampled_from([None, at("2024-06-01", 150), at("2024-06-01", 400)]))
+def test_listing_as_reported_from_one_read_of_the_log_equals_the_replay_of_what_passes(items, filters, reported_by,
+                                                                                        known_at):
+    """`list --reported-by`: one read of the log (the fast path) against a replay in memory
+    of every row that passes (the plain one), with every filter and both other axes."""
+    import tempfile
+    from pathlib import Path
+
+    from tracker.log.store import EventStore
+    from tracker.replay.listing import reported_events
+
+    with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "t.db") as store:
+        for item in items:
+            try:
+                log(store, item)
+            except Exception:  # an amendment the log refuses (a correction of a retracted event)
+                continue
+        fast = reported_events(store, reported_by=reported_by, known_at=known_at, **filters)
+        plain = reported_events(store, reported_by=reported_by, known_at=known_at, replay=True, **filters)
+        assert _listed(fast) == _listed(plain)
+
+
+def test_list_reported_by_reads_an_amended_event_as_reported_then(store):
+    """A correction counts from its own source: before it, the event as first reported."""
+    from tests.test_reported_time import sourced
+    from tracker.replay.listing import reported_events
+
+    log(store, sourced(event("order", "o1", "2024-03-01", at("2024-06-01"), countries=["KR", "UZ"]), "2024-03-02"),
+        sourced(correction("c1", "o1", at("2024-06-01", 60), occurred="2024-04-01"), "2024-04-10"),
+        sourced(event("mou", "m1", "2024-01-01", at("2024-06-01", 90)), "2024-05-01"))
+    for replay in (False, True):
+        assert reported_events(store, reported_by="2024-03-01", replay=replay) == []
+        (before,) = reported_events(store, reported_by="2024-03-31", replay=replay)
+        assert before.record["occurred"] == "2024-03-01" and not before.corrected
+        after = reported_events(store, reported_by="2024-05-01", replay=replay)
+        assert [(e.record["id"], e.record["occurred"], e.corrected) for e in after] == [
+            ("m1", "2024-01-01", False), ("o1", "2024-04-01", True)]

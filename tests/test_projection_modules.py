@@ -306,7 +306,11 @@ def test_a_registered_projection_is_published_with_its_page(extra, tmp_path):
     from tracker.publish.site import datasette_for, load_metadata
 
     metadata = load_metadata()["databases"]["tracker"]
-    assert metadata["queries"]["kind_counts_on"]["sql"] == extra.AS_OF_SQL
+    from tracker.publish.reported_sql import with_reported_by
+
+    # its own SQL, taken when reported_by is blank, beside the reported_by branch
+    assert metadata["queries"]["kind_counts_on"]["sql"] == with_reported_by(extra)
+    assert extra.AS_OF_SQL in metadata["queries"]["kind_counts_on"]["sql"]
     assert metadata["queries"]["kind_counts_on"]["title"] == "Events per kind on a date"
     assert list(metadata["queries"])[-1] == "kind_counts_on"  # no place kept for it: after the others
     assert metadata["tables"]["kind_counts"]["columns"]["events"] == "How many there are."

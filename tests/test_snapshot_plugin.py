@@ -148,3 +148,19 @@ def test_a_snapshots_pages_have_tracker_serves_links_and_scripts(snapshot):
     assert 'href="/project/korea-central-asia-summit"' in home and "Projects by status" in home
     _, dashboard = fetch(base + "/-/dashboards/ksilkroad?as_of=2024-08-01")
     assert "renderChart('total-events'" in dashboard
+
+
+def test_a_snapshot_answers_reported_by_with_the_plugins_sql_function(snapshot):
+    """Plain `datasette` loads the plugin by its entry point, so the snapshot's questions and
+    dashboard have `tracker_reported`: the summit as reported by the end of 2024, and once
+    the January 2025 article was out."""
+    import json
+
+    base, _ = snapshot
+    for day, want in (("2024-12-31", "proposed"), ("2025-01", "agreed")):
+        query = urllib.parse.urlencode({"project": "korea-central-asia-summit", "as_of": "", "known_at": "",
+                                        "reported_by": day, "_shape": "objects"})
+        _, text = fetch(f"{base}/site/project_status_on.json?{query}")
+        assert [row["status"] for row in json.loads(text)["rows"]] == [want]
+    _, dashboard = fetch(base + "/-/dashboards/ksilkroad?reported_by=2024-12-31")
+    assert 'name="reported_by"' in dashboard

@@ -174,11 +174,10 @@ def list_(
             raise fail(str(e)) from None
         filters = {"kind": kind, "country": code, "project": slug, **bounds}
         if reported is not None:
-            # the log as reported then (and recorded by --known-at), replayed in memory
-            from tracker.replay.filtered import reported_view
+            # the log as reported then (and recorded by --known-at), read once in seq order
+            from tracker.replay.listing import reported_events
 
-            with reported_view(store, reported_by=reported, known_at=known) as view:
-                found = list(current_events(view, **filters))
+            found = reported_events(store, reported_by=reported, known_at=known, **filters)
         elif known is None:
             # as known now: the replayed index answers from its indexes, streaming
             found = current_events(store, **filters)

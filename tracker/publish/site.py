@@ -105,6 +105,9 @@ def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
             database["tables"][name] = {**database["tables"][name], "hidden": True}
     charts = metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     charts["projects-by-status"]["query"] = PROJECTS_BY_STATUS
+    from tracker.publish.reported_sql import add_reported_by
+
+    add_reported_by(metadata, DB_NAME)  # reported_by, answered by the plugin's SQL function
     if db_name != DB_NAME:
         metadata = _rename_database(metadata, db_name)
     return metadata

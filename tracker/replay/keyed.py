@@ -79,6 +79,10 @@ def key_history(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
     tables (every row taken as known), to be asked the same SQL as the stored history.
     The caller closes it."""
     rows = projection.fold(key, key_events(conn, projection, key, reported_by=reported_by, known_at=known_at))
+    return _history_in_memory(projection, rows)
+
+
+def _history_in_memory(projection: ModuleType, rows: list[tuple]) -> sqlite3.Connection:
     memory = sqlite3.connect(":memory:")
     memory.executescript(projection.SCHEMA)
     columns = [f'"{c}"' for c in (*projection.ROW_COLUMNS, "known_from", "known_to")]
@@ -87,6 +91,57 @@ def key_history(conn: sqlite3.Connection, projection: ModuleType, key: str, *,
         [(*row, "", None) for row in rows],
     )
     return memory
+
+
+def _reported_forms(conn: sqlite3.Connection, *, reported_by: str, known_at: str | None = None,
+                    as_of: str | None = None):
+    """Every world event's effective form as reported by then, in world order: one read of
+    the log through `tracker.replay.listing.effective_events` (which reads only `.conn`)."""
+    from types import SimpleNamespace
+
+    from tracker.replay.listing import effective_events
+
+    return effective_events(SimpleNamespace(conn=conn), reported_by=reported_by, known_at=known_at, as_of=as_of)
+
+
+def every_key_history(conn: sqlite3.Connection, projection: ModuleType, *, reported_by: str,
+                      known_at: str | None = None) -> sqlite3.Connection:
+    """Every key's history as reported by `reported_by` and recorded by `known_at`, as
+    `key_history` makes one key's: each key's events from one read of the log, folded by
+    the projection's fold. Costs a read of the whole log (no replay). The caller closes it."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for event in _reported_forms(conn, reported_by=reported_by, known_at=known_at):
+        keys = set(projection.keys(event.record))
+        if keys:
+            folded = compact(event.record, event.seq, projection.FIELDS)
+            for key in keys:
+                grouped.setdefault(key, []).append(folded)
+    rows = [row for key in sorted(grouped) for row in projection.fold(key, sorted(grouped[key], key=world_order))]
+    return _history_in_memory(projection, rows)
+
+
+def folded_sums(conn: sqlite3.Connection, projection: ModuleType, key: str | None, *, reported_by: str,
+                known_at: str | None = None, as_of: str | None = None) -> list[dict[str, Any]]:
+    """A sum projection's rows (or one key's) as of `as_of`, known at `known_at`, reported by
+    `reported_by` (exact days and stamp): the projection's contributions of every event
+    that passes, added up with its own `add`, from one read of the log. The answer
+    `tracker.replay.reported_sums` cannot give (its cells take everything recorded as known)."""
+    p = projection
+    latest = p.TOTAL_COLUMNS.index(p.LATEST_COLUMN)
+    count = p.TOTAL_COLUMNS.index(p.COUNT_COLUMN)
+    totals: dict[str, list] = {}
+    for event in _reported_forms(conn, reported_by=reported_by, known_at=known_at, as_of=as_of):
+        start = event.sort_key[0]
+        for k, values in p.contributions(event.record):
+            if key is not None and k != key:
+                continue
+            total = totals.get(k)
+            if total is None:
+                total = totals[k] = p.empty()
+            p.add(total, values, start)
+            total[latest] = max(total[latest] or start, start)
+    return [{p.KEY_COLUMN: k, **dict(zip(p.TOTAL_COLUMNS, totals[k]))}
+            for k in sorted(totals) if totals[k][count] > 0]
 
 
 def key_answer(conn: sqlite3.Connection, projection: ModuleType, key: str, *, as_of: str | None = None,
@@ -104,16 +159,28 @@ def reported_answer(store, projection: ModuleType, key: str | None, *, as_of: st
                     known_at: str | None = None, reported_by: str, by_key: bool = True) -> list[dict[str, Any]]:
     """The projection's rows (or one key's) as of `as_of`, known at `known_at`, reported by
     `reported_by`. With `by_key` (the fast paths): one key of a state projection from that
-    key's events (`key_answer`), a sum with no knowledge bound from its reported cells
-    (`tracker.replay.reported_sums`); otherwise, or with `by_key=False` (the plain path),
-    from a replay in memory of every row that passes (`tracker.replay.filtered`)."""
-    if by_key and key is not None and answers_by_key(projection):
-        return key_answer(store.conn, projection, key, as_of=as_of, known_at=known_at, reported_by=reported_by)
-    if by_key and projection.SHAPE == "sum" and known_at is None:
-        from tracker.replay.reported_sums import sum_answer
-        from tracker.replay.timeaxes import as_of_day, reported_by_day
+    key's events (`key_answer`), every key from one read of the log (`every_key_history`);
+    a sum with no knowledge bound from its reported cells (`tracker.replay.reported_sums`),
+    with one by adding up what passes (`folded_sums`). With `by_key=False` (the plain
+    path): from a replay in memory of every row that passes (`tracker.replay.filtered`)."""
+    from tracker.replay.timeaxes import as_of_day, reported_by_day
 
-        return sum_answer(store.conn, projection, key, as_of=as_of_day(as_of), reported_by=reported_by_day(reported_by))
+    if by_key and answers_by_key(projection):
+        if key is not None:
+            return key_answer(store.conn, projection, key, as_of=as_of, known_at=known_at, reported_by=reported_by)
+        memory = every_key_history(store.conn, projection, reported_by=reported_by_day(reported_by), known_at=known_at)
+        try:
+            return history_answer(memory, projection, None, as_of=as_of)
+        finally:
+            memory.close()
+    if by_key and projection.SHAPE == "sum":
+        if known_at is None:
+            from tracker.replay.reported_sums import sum_answer
+
+            return sum_answer(store.conn, projection, key, as_of=as_of_day(as_of),
+                              reported_by=reported_by_day(reported_by))
+        return folded_sums(store.conn, projection, key, reported_by=reported_by_day(reported_by), known_at=known_at,
+                           as_of=as_of_day(as_of))
     from tracker.replay.filtered import reported_view
 
     with reported_view(store, reported_by=reported_by, known_at=known_at) as view:

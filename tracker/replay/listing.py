@@ -70,8 +70,15 @@ def current_events(
         yield EffectiveEvent(seq, recorded_at, orjson.loads(body), bool(corrected))
 
 
-def amendments_by_target(store: EventStore, known_at: str | None = None) -> dict[str, list[Amendment]]:
-    """Every amendment recorded by `known_at`, grouped under the world event it ultimately concerns."""
+def amendments_by_target(store: EventStore, known_at: str | None = None,
+                         reported_by: str | None = None) -> dict[str, list[Amendment]]:
+    """Every amendment recorded by `known_at` (and reported by `reported_by`), grouped
+    under the world event it ultimately concerns.
+
+    On reported time an amendment counts only once it and its target do (the log's own
+    rule, `tracker.log.reported.passing`), so the few amended events are read with their
+    amendments (`rows_with_amendments`) and filtered by that rule.
+    """
     sql = (
         "SELECT seq, recorded_at, body FROM events WHERE kind IN ('correction', 'retraction')"
         + (" AND recorded_at <= ?" if known_at else "")
@@ -82,6 +89,17 @@ def amendments_by_target(store: EventStore, known_at: str | None = None) -> dict
         Amendment.from_record(orjson.loads(body), seq, recorded_at) for seq, recorded_at, body in rows
     ]
     correction_target = {a.id: a.target for a in amendments if a.kind == "correction"}
+    if reported_by is not None:
+        from tracker.log.reported import COLUMNS, passing, rows_with_amendments
+
+        world = sorted({correction_target.get(a.target, a.target) for a in amendments})
+        kind_at = COLUMNS.index("kind")
+        passed = {
+            row[COLUMNS.index("id")]
+            for row in passing(rows_with_amendments(store.conn, world), reported_by=reported_by, known_at=known_at)
+            if row[kind_at] in ("correction", "retraction")
+        }
+        amendments = [a for a in amendments if a.id in passed]
     grouped: dict[str, list[Amendment]] = defaultdict(list)
     for amendment in amendments:
         grouped[correction_target.get(amendment.target, amendment.target)].append(amendment)
@@ -93,18 +111,26 @@ def effective_events(
     *,
     as_of: str | None = None,
     known_at: str | None = None,
+    reported_by: str | None = None,
     kind: str | None = None,
     country: str | None = None,
     project: str | None = None,
     since: str | None = None,
     until: str | None = None,
 ) -> Iterator[EffectiveEvent]:
-    """World events as the tracker took them at `known_at`, that had begun by `as_of`.
+    """World events as the tracker took them at `known_at`, as reported by `reported_by`,
+    that had begun by `as_of`: one ordered read of the log, each event made effective by
+    its amendments that pass the same bounds.
 
     Ordered by (occurred_start, occurred_end, seq) of their effective dates. `since`
-    and `until` are YYYY-MM-DD bounds on occurred_start.
+    and `until` are YYYY-MM-DD bounds on occurred_start. On reported time a world event
+    counts from its earliest source (`tracker.log.reported.reported_on`, the rule
+    `passing` applies), so no replay is needed: this is `list --reported-by`'s answer,
+    and `reported_events(..., replay=True)` the replay it is checked against.
     """
-    amendments = amendments_by_target(store, known_at)
+    amendments = amendments_by_target(store, known_at, reported_by)
+    if reported_by is not None:
+        from tracker.log.reported import reported_on
     clauses = ["kind NOT IN ('correction', 'retraction')"]
     params: list[Any] = []
     if known_at:
@@ -116,12 +142,14 @@ def effective_events(
     rows = store.conn.execute(
         "SELECT seq, recorded_at, id, body FROM events WHERE "
         + " AND ".join(clauses)
-        + " ORDER BY occurred_start, occurred_end, seq",
+        + (" ORDER BY seq" if reported_by is not None else " ORDER BY occurred_start, occurred_end, seq"),
         params,
     )
     found: list[EffectiveEvent] = []
     for seq, recorded_at, event_id, body in rows:
         record = orjson.loads(body)
+        if reported_by is not None and reported_on(record, recorded_at) > reported_by:
+            continue
         own = amendments.get(event_id)
         original = record
         if own:
@@ -141,6 +169,23 @@ def effective_events(
             continue
         # corrected: a live correction changed it (not one that was itself retracted)
         found.append(EffectiveEvent(seq, recorded_at, record, record is not original))
-    # Corrections can move an event's date, so the SQL order is only nearly right.
+    # Corrections can move an event's date, so the SQL order is only nearly right (and on
+    # reported time the log is read in seq order, which needs no sort of the log's rows).
     found.sort(key=lambda e: e.sort_key)
     yield from found
+
+
+def reported_events(store: EventStore, *, reported_by: str, replay: bool = False,
+                    **bounds: Any) -> list[EffectiveEvent]:
+    """World events as reported by `reported_by` (with `known_at`, `as_of` and the listing's
+    filters in `bounds`). By default one read of the log (`effective_events`); with
+    `replay` the plain way, a replay in memory of every row that passes
+    (`tracker.replay.filtered`) listed from its index: the same events, kept to check the
+    first against."""
+    if not replay:
+        return list(effective_events(store, reported_by=reported_by, **bounds))
+    from tracker.replay.filtered import reported_view
+
+    known_at = bounds.pop("known_at", None)
+    with reported_view(store, reported_by=reported_by, known_at=known_at) as view:
+        return list(current_events(view, **bounds))
