@@ -32,6 +32,15 @@ PAGES = {
     "country_tallies_on": "/tracker/country_tallies_on?as_of=2015-06&known_at=2024-06-01",
     "summit_timeline_on": "/tracker/summit_timeline_on?as_of=2015&known_at=",
     "summit_timeline_on (one summit)": "/tracker/summit_timeline_on?as_of=2015&known_at=&project=project-530",
+    # reported_by: the plugin's SQL function (tracker.publish.reported_sql) answers as the command
+    # line does: one key from its events, tallies from the reported cells, every key from a read of the log.
+    "project_status_on reported by": "/tracker/project_status_on?as_of=2015-06-30&known_at=&project=project-7&reported_by=2015-09",
+    "project_status_on (all projects) reported by": "/tracker/project_status_on?as_of=2015-06-30&known_at=&reported_by=2015-09",
+    "country_tallies_on (one country) reported by": "/tracker/country_tallies_on?as_of=2015-06&known_at=&country=UZ&reported_by=2015-09",
+    "country_tallies_on reported by": "/tracker/country_tallies_on?as_of=2015-06&known_at=&reported_by=2015-09",
+    "country_tallies_on known at, reported by": "/tracker/country_tallies_on?as_of=2015-06&known_at=2024-06-01&reported_by=2015-09",
+    "summit_timeline_on (one summit) reported by": "/tracker/summit_timeline_on?as_of=2015&known_at=&project=project-530&reported_by=2015-09",
+    "summit_timeline_on reported by": "/tracker/summit_timeline_on?as_of=2015&known_at=&reported_by=2015-09",
     "atom feed": "/tracker/recent_events.atom",
     # The reader's pages (tracker.publish.routes): the home page's story, a project, an event.
     "home page (headline numbers, latest, projects by status)": "/",
@@ -41,6 +50,14 @@ PAGES = {
     "project page as of a date, known at a moment": "/project/project-7?as_of=2015-06-30&known_at=2024-06-01",
     "project page reported by a date": "/project/project-7?reported_by=2015-06-30",
     "project page as of, known at, reported by": "/project/project-7?as_of=2015-06-30&known_at=2024-06-01&reported_by=2015-09",
+    # The timeline page (tracker.publish.overview): the summits' steps and the most recently active projects.
+    "timeline page (projects across time)": "/timeline",
+    "timeline page as of a date, known at a moment": "/timeline?as_of=2015-06-30&known_at=2024-06-01",
+    "timeline page, one status, one country": "/timeline?status=cancelled&country=TJ",
+    "timeline page, one status as of a date": "/timeline?status=completed&as_of=2015-06-30",
+    "timeline page, 200 projects": "/timeline?limit=200",
+    "timeline page reported by a date": "/timeline?reported_by=2015-06-30",
+    "timeline page reported by a date, one status": "/timeline?reported_by=2015-06-30&status=completed",
     # The events table as a reader sees it (readable columns, facets kind, status, project), and as stored.
     "events table, every column": "/tracker/effective_events?_nocol=body",
     "events table, one project": "/tracker/effective_events?project=project-7",

@@ -78,6 +78,8 @@ PAGES = {
     "project-status-as-of": ("/tracker/project_status_on?as_of=2024-08-01&known_at=&project=", "table.rows-and-columns"),
     "dashboard": ("/-/dashboards/ksilkroad?as_of=2024-12-31", "#chart-events-by-year svg, #chart-events-by-year canvas"),
     "map": ("/tracker/event_map?_size=max", ".leaflet-marker-icon, .marker-cluster"),
+    "timeline": ("/timeline", "svg.tracker-overview"),
+    "timeline-reported-by": ("/timeline?reported_by=2024-12-31&status=proposed", "svg.tracker-overview"),
 }
 
 
@@ -168,6 +170,36 @@ def test_a_reader_goes_from_home_to_a_project_and_one_of_its_events(server, brow
     assert "Caspian Policy Center" in page.inner_text("body")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "event-from-project.png"), full_page=True)
+    page.close()
+    assert errors == []
+
+
+def test_a_reader_sees_projects_across_time_and_follows_a_bar_and_a_summit_step(server, browser):
+    """The timeline page from the home page: the summit's steps and the projects' bars drawn,
+    a bar leading to its project's page and a step to its event's, the date carried along."""
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "/?as_of=2024-12-31")
+    page.click("text=Projects across time")
+    page.wait_for_selector("svg.tracker-overview")
+    assert page.url.endswith("/timeline?as_of=2024-12-31&known_at=")
+    summit = page.locator('svg.tracker-overview g.summit[data-project="korea-central-asia-summit"]')
+    assert summit.locator("text.step-label").all_text_contents() == ["proposed 2024-06", "agreed 2024-11"]
+    assert page.locator("svg.tracker-overview g.project").count() == 22
+    box = page.locator("svg.tracker-overview").bounding_box()
+    assert box["width"] > 900 and box["height"] > 600  # drawn at a readable size, not squeezed
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "timeline-as-of.png"), full_page=True)
+    page.click('svg.tracker-overview g.project[data-project="uz-hyundai-rotem-high-speed-trains"] rect.span')
+    page.wait_for_selector("svg.tracker-timeline")
+    assert "/project/uz-hyundai-rotem-high-speed-trains?as_of=2024-12-31" in page.url
+    assert page.inner_text("h1") == "Hyundai Rotem high-speed trains for Uzbekistan"
+    page.go_back()
+    page.click('svg.tracker-overview g.summit a.step-link >> nth=1')
+    page.wait_for_selector(".tracker-facts")
+    assert "/event/2024-11-korea-central-asia-summit-agreed?as_of=2024-12-31" in page.url
     page.close()
     assert errors == []
 

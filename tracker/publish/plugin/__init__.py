@@ -8,7 +8,8 @@ whatever its file is called: `tracker serve`'s `tracker`, or a snapshot's (`site
 served as `site`), told apart by its metadata describing `effective_events`.
 
 - Pages for readers: `/project/<slug>` and `/event/<id>` (tracker.publish.routes, with
-  what they show in tracker.publish.pages) and the home page's story (its `index.html`),
+  what they show in tracker.publish.pages), `/timeline`, projects across time
+  (tracker.publish.overview_page), and the home page's story (its `index.html`),
   rendered with the templates in this package's `templates` directory, which Datasette
   finds because the plugin is a package with a `templates` directory (a plain module's
   would not be looked for). They ship as package data, so a snapshot has them too.
@@ -45,7 +46,7 @@ import urllib.parse
 import markupsafe
 from datasette import hookimpl
 
-from tracker.publish import cells, feeds, prose, routes
+from tracker.publish import cells, feeds, overview_page, prose, routes
 from tracker.publish.served import is_tracker_database
 from tracker.publish.schema import ensure_indexes, index_name, indexes
 from tracker.replay.search import FTS_TRIGGERS, ensure_search
@@ -383,8 +384,9 @@ def register_output_renderer(datasette):
 
 @hookimpl
 def register_routes(datasette):
-    """The reader's pages: `/project/<slug>` and `/event/<id>` (tracker.publish.routes)."""
-    return routes.ROUTES
+    """The reader's pages: `/project/<slug>` and `/event/<id>` (tracker.publish.routes), and
+    `/timeline`, projects across time (tracker.publish.overview_page)."""
+    return [*routes.ROUTES, *overview_page.ROUTES]
 
 
 @hookimpl
@@ -399,3 +401,13 @@ def extra_template_vars(template, database, table, request, datasette):
         if columns:
             return {"tracker_columns": columns, "tracker_every_column": cells.EVERY_COLUMN.get(table)}
     return None
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    """`tracker_reported`, the SQL function by which the questions and the dashboard answer
+    `reported_by` (tracker.publish.reported_sql), on the tracker's database."""
+    if is_tracker_database(datasette, database):
+        from tracker.publish.reported_sql import register
+
+        register(conn)
