@@ -59,7 +59,7 @@ PAGES = {
     "timeline page reported by a date": "/timeline?reported_by=2015-06-30",
     "timeline page reported by a date, one status": "/timeline?reported_by=2015-06-30&status=completed",
     # The events table as a reader sees it (readable columns, facets kind, status, project), and as stored.
-    "events table, every column": "/tracker/effective_events?_nocol=body",
+    "events table, every column": "/tracker/effective_events?_nocol=amended_body",
     "events table, one project": "/tracker/effective_events?project=project-7",
 }
 

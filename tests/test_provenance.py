@@ -25,6 +25,7 @@ from events.identity import canonical_json
 from events.models import to_record, validate_event
 from events.problems import explain
 from tracker.log.amendments import Amendment, changes_made, effective_form
+from tracker.replay.effective import BODY_SQL
 
 from .conftest import example, plain, write_jsonl
 
@@ -245,9 +246,21 @@ def test_list_shows_the_corrections_sources_now_and_not_before(cli, tmp_path):
 def test_the_replayed_effective_body_is_the_effective_form_as_json(cli, tmp_path, db):
     load(cli, tmp_path, order(), fix("c1", {"quantity": 6}, [CAL], stamp("2025-03-01")))
     with sqlite3.connect(db) as conn:
-        (body,) = conn.execute("SELECT body FROM effective_events WHERE id = 'uz-order'").fetchone()
+        (body,) = conn.execute(f"SELECT {BODY_SQL} FROM effective_events AS e WHERE id = 'uz-order'").fetchone()
+        (amended,) = conn.execute("SELECT amended_body FROM effective_events WHERE id = 'uz-order'").fetchone()
     assert orjson.loads(body)["sources"] == [CPC, CAL]
     assert orjson.loads(body)["amended_by"][0]["id"] == "c1"
+    assert amended == body  # an amended event keeps its own copy of its effective form
+
+
+def test_an_event_as_logged_keeps_no_second_copy_of_its_json(cli, tmp_path, db):
+    load(cli, tmp_path, order(), order(id="kz-order", countries=["KZ", "KR"]),
+         fix("c1", {"quantity": 6}, [CAL], stamp("2025-03-01")))
+    with sqlite3.connect(db) as conn:
+        unamended = conn.execute("SELECT count(*) FROM effective_events WHERE amended_body IS NULL").fetchone()[0]
+        (body,) = conn.execute(f"SELECT {BODY_SQL} FROM effective_events AS e WHERE id <> 'uz-order' LIMIT 1").fetchone()
+        logged = {b for (b,) in conn.execute("SELECT body FROM events")}
+    assert unamended >= 1 and body in logged
 
 
 # 3. A correction can replace or drop a stale note -----------------------------------------

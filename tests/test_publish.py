@@ -381,7 +381,7 @@ def test_the_events_table_is_faceted_by_kind_and_folds_its_column_notes(built):
     page = get(live, "/tracker/effective_events")
     assert page.status_code == 200
     assert 'id="facet-kind"' in page.text
-    assert "About these columns" in page.text and "col-body { display: none; }" in page.text
+    assert "About these columns" in page.text and "col-amended_body { display: none; }" in page.text
 
 
 def test_every_table_and_view_of_a_built_database_has_a_description(built):

@@ -137,7 +137,7 @@ def test_a_snapshots_pages_have_tracker_serves_links_and_scripts(snapshot):
         assert links(page), path  # cells naming events, projects and countries are links
         assert {as_served(link, base) for link in links(page)} == links(served), path
     _, events = fetch(base + "/site/effective_events")
-    assert "About these columns" in events and "col-body { display: none; }" in events
+    assert "About these columns" in events and "col-amended_body { display: none; }" in events
     _, event = fetch(base + "/site/effective_events/2024-12-09-tajikistan-korea-minerals-roundtable")
     assert "/site/event_countries?event=2024-12-09-tajikistan-korea-minerals-roundtable" in event
     for path in ("/project/korea-central-asia-summit", "/project/korea-central-asia-summit?as_of=2024-08-01",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.schema import _columns, _tables, prepare
-from tracker.replay.search import FTS_COLUMNS
 
 #: Foreign keys a built database declares on the engine's own tables, so Datasette links
 #: an event's countries; each projection declares its own (its FOREIGN_KEYS).
@@ -110,10 +109,7 @@ def _copy_database(src: sqlite3.Connection, out_path: Path) -> None:
             if type_ == "index" or (type_ == "view" and name not in views) or type_ == "trigger":
                 out.execute(sql)
         if "events_fts" in virtual:
-            out.execute(
-                f"INSERT INTO events_fts (rowid, {', '.join(FTS_COLUMNS)})"
-                f" SELECT seq, {', '.join(FTS_COLUMNS)} FROM effective_events ORDER BY seq"
-            )
+            out.execute("INSERT INTO events_fts (events_fts) VALUES ('rebuild')")
             out.execute("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
         out.execute("COMMIT")
         out.execute("ANALYZE")

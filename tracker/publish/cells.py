@@ -30,7 +30,7 @@ READABLE: dict[str, tuple[tuple[str, str, str | None], ...]] = {
 
 #: The column a table's hidden internal columns are all shown with ("show every column"):
 #: everything but the effective event's JSON, which makes every row a screen tall.
-EVERY_COLUMN = {"effective_events": "body"}
+EVERY_COLUMN = {"effective_events": "amended_body"}
 
 #: A project's name now, for a project cell of a readable table (the `projects` view's rows
 #: are found by the partial index of current rows).

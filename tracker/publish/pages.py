@@ -28,6 +28,7 @@ from tracker.log.amendments import Amendment, changes_made, effective_form, live
 from tracker.log.reported import reported_on
 from tracker.log.store import amendments_of
 from tracker.publish import prose
+from tracker.replay.effective import BODY_SQL
 
 #: Events a project page lists (the latest; the events table has the rest).
 PROJECT_EVENTS = 100
@@ -110,8 +111,8 @@ ORDER BY h.valid_from DESC
 LIMIT :limit"""
 
 #: A project's events up to V, recorded by T, the latest first.
-PROJECT_EVENTS_SQL = projection_sql.BOUNDS + """SELECT e.id, e.seq, e.kind, e.occurred, e.occurred_start,
-  e.occurred_end, e.recorded_at, e.summary, e.status, e.corrected, e.body
+PROJECT_EVENTS_SQL = projection_sql.BOUNDS + f"""SELECT e.id, e.seq, e.kind, e.occurred, e.occurred_start,
+  e.occurred_end, e.recorded_at, e.summary, e.status, e.corrected, {BODY_SQL} AS body
 FROM bounds AS b, effective_events AS e
 WHERE e.project = :project AND e.occurred_start <= b.v AND e.recorded_at <= b.k
 ORDER BY e.occurred_start DESC, e.occurred_end DESC, e.seq DESC

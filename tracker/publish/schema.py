@@ -12,13 +12,14 @@ import os
 import sqlite3
 
 from tracker.replay.countries import load_countries
+from tracker.replay.effective import BODY_SQL
 from tracker.replay.search import ensure_search
 
 #: The name Datasette serves the database under: every URL in metadata.yml uses it.
 DB_NAME = "tracker"
 
 
-EVENT_MAP_VIEW = """CREATE VIEW IF NOT EXISTS event_map AS
+EVENT_MAP_VIEW = f"""CREATE VIEW IF NOT EXISTS event_map AS
 SELECT e.id, e.occurred, e.kind, e.summary,
   CASE WHEN e.lat IS NOT NULL THEN e.location_name ELSE c.capital || ', ' || c.name END AS place,
   CASE WHEN e.lat IS NOT NULL THEN 'location' ELSE 'capital of ' || c.code END AS placed_by,
@@ -26,8 +27,8 @@ SELECT e.id, e.occurred, e.kind, e.summary,
   coalesce(e.lon, c.lon) AS longitude
 FROM effective_events e
 LEFT JOIN countries c ON c.code = coalesce(
-  json_extract(e.body, '$.host_country'),
-  (SELECT j.value FROM json_each(e.body, '$.countries') j WHERE j.value <> 'KR' ORDER BY j.key LIMIT 1),
+  json_extract({BODY_SQL}, '$.host_country'),
+  (SELECT j.value FROM json_each({BODY_SQL}, '$.countries') j WHERE j.value <> 'KR' ORDER BY j.key LIMIT 1),
   'KR')"""
 
 #: The log's head, for readers to keep: `tracker verify --head SEQ:HASH` later proves that

@@ -2,8 +2,10 @@
 
 An event's effective form is the logged event with its live corrections applied
 (`tracker.log.amendments`); a retracted event has none. `effective_events` holds one
-row per effective form (searchable columns beside the canonical JSON) and
-`event_countries` one row per (event, country). The folds read events in their
+row per effective form (searchable columns) and `event_countries` one row per
+(event, country). The log stays the one copy of each event's JSON: a row keeps its
+own (`amended_body`) only when amendments made its form differ from the log's; SQL
+that needs an effective event's JSON reads BODY_SQL. The folds read events in their
 *compact* form: only the fields a projection names, plus its position in world order.
 """
 
@@ -20,17 +22,19 @@ from events.models import MODELS
 COLUMNS = (
     "id", "seq", "kind", "occurred", "occurred_start", "occurred_end", "recorded_at", "summary",
     "project", "status", "countries", "location_name", "lat", "lon", "title", "parties",
-    "value_amount", "value_currency", "corrected", "body",
+    "value_amount", "value_currency", "corrected", "amended_body",
 )
 INSERT = f"INSERT INTO effective_events ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
 INSERT_COUNTRIES = "INSERT INTO event_countries (seq, country, event) VALUES (?, ?, ?)"
+#: The effective form's JSON of `effective_events AS e`: its own when amended, else the log's.
+BODY_SQL = "coalesce(e.amended_body, (SELECT log.body FROM events AS log WHERE log.seq = e.seq))"
 
 
 def row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logged: str | None = None) -> tuple:
     """The `effective_events` row of an effective form.
 
     `logged` is the log row's body, for an event taken as logged (every event when it
-    first enters): its canonical JSON is kept as it is rather than written anew.
+    first enters): the row then points to the log's copy instead of holding its own.
     """
     start, end = iso_span(form["occurred"])
     kind = form["kind"]
@@ -43,7 +47,7 @@ def row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logge
         ",".join(form["countries"]), location.get("name"), location.get("lat"), location.get("lon"),
         form.get(model.title_field) if model.title_field else None, model.parties_of(form),
         float(value["amount"]) if value else None, value["currency"] if value else None,
-        int(corrected), logged if logged is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
+        int(corrected), None if logged is not None else orjson.dumps(form, option=orjson.OPT_SORT_KEYS).decode(),
     )
 
 

@@ -119,7 +119,7 @@ class _Run:
         corrected = bool(live_corrections(world_id, amendments))
         world = orjson.loads(world_body)
         new = effective_form(world, amendments)
-        row = conn.execute("SELECT body FROM effective_events WHERE id = ?", (world_id,)).fetchone()
+        row = conn.execute(f"SELECT {effective.BODY_SQL} FROM effective_events AS e WHERE e.id = ?", (world_id,)).fetchone()
         old = orjson.loads(row[0]) if row else None
         if old == new:
             if new is not None:  # the `corrected` flag may still change

@@ -13,6 +13,7 @@ from events.dates import iso_span
 
 from tracker.log.amendments import Amendment, effective_form
 from tracker.log.store import EventStore
+from tracker.replay.effective import BODY_SQL
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def current_events(
             params.append(value)
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     rows = store.conn.execute(
-        f"SELECT e.seq, e.recorded_at, e.body, e.corrected FROM effective_events e{where}"
+        f"SELECT e.seq, e.recorded_at, {BODY_SQL}, e.corrected FROM effective_events e{where}"
         " ORDER BY e.occurred_start, e.occurred_end, e.seq",
         params,
     )

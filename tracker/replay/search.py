@@ -11,25 +11,32 @@ import sqlite3
 
 #: What search covers: summaries, titles and parties of effective events (rowid = seq).
 FTS_COLUMNS = ("summary", "title", "parties")
+#: An index with external content: it keeps only the index, and reads the text it shows
+#: (snippets, highlights) from `effective_events` by rowid, which is that table's seq;
+#: a second copy of every summary would cost a sixth of the database for nothing.
 FTS_SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
     + ", ".join(FTS_COLUMNS)
+    + ", content = 'effective_events', content_rowid = 'seq'"
     + ", tokenize = 'porter unicode61 remove_diacritics 2')"
 )
+_COLUMNS = ", ".join(FTS_COLUMNS)
 _NEW = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+_OLD = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+# (an external-content index forgets a row by being told the values it indexed)
 FTS_TRIGGERS = {
     "events_fts_insert": f"""CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON effective_events
 BEGIN
-    INSERT INTO events_fts (rowid, {", ".join(FTS_COLUMNS)}) VALUES (new.seq, {_NEW});
+    INSERT INTO events_fts (rowid, {_COLUMNS}) VALUES (new.seq, {_NEW});
 END""",
-    "events_fts_delete": """CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON effective_events
+    "events_fts_delete": f"""CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON effective_events
 BEGIN
-    DELETE FROM events_fts WHERE rowid = old.seq;
+    INSERT INTO events_fts (events_fts, rowid, {_COLUMNS}) VALUES ('delete', old.seq, {_OLD});
 END""",
     "events_fts_update": f"""CREATE TRIGGER IF NOT EXISTS events_fts_update AFTER UPDATE ON effective_events
 BEGIN
-    DELETE FROM events_fts WHERE rowid = old.seq;
-    INSERT INTO events_fts (rowid, {", ".join(FTS_COLUMNS)}) VALUES (new.seq, {_NEW});
+    INSERT INTO events_fts (events_fts, rowid, {_COLUMNS}) VALUES ('delete', old.seq, {_OLD});
+    INSERT INTO events_fts (rowid, {_COLUMNS}) VALUES (new.seq, {_NEW});
 END""",
 }
 
@@ -47,12 +54,11 @@ def ensure_search(conn: sqlite3.Connection) -> bool:
     }
     if set(FTS_TRIGGERS) <= triggers:
         return False
+    schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()
+    if schema and "content" not in schema[0]:  # an index from before it read effective_events
+        conn.execute("DROP TABLE events_fts")
     conn.execute(FTS_SCHEMA)
     for sql in FTS_TRIGGERS.values():
         conn.execute(sql)
-    conn.execute("DELETE FROM events_fts")
-    conn.execute(
-        f"INSERT INTO events_fts (rowid, {', '.join(FTS_COLUMNS)})"
-        f" SELECT seq, {', '.join(FTS_COLUMNS)} FROM effective_events ORDER BY seq"
-    )
+    conn.execute("INSERT INTO events_fts (events_fts) VALUES ('rebuild')")
     return True

@@ -62,16 +62,17 @@ def refold_from_table(conn: sqlite3.Connection, key_sql: str, group: list[StateF
     """Fold every key of the state folds sharing `key_sql` in one pass.
 
     Events no amendment touches entered once, at their recorded_at, as logged: they are
-    read back from effective_events in key order (only the fields the folds read,
-    extracted by SQLite), so they need no queue; the amended events' changes come from
+    read back from effective_events in key order, with the fields the folds read
+    extracted by SQLite from the log's body, so they need no queue; the amended events' changes come from
     the queue and are merged in by log position.
     """
     queued = {fold.name: dict(fold.queued()) for fold in group}
     fields = sorted({name for fold in group for name in fold.p.FIELDS})
     paths = ", ".join(f"'$.{name}'" for name in (*fields, "id"))  # two paths or more: a JSON array
     rows = conn.execute(  # in key order through an index on the key: no sort of the whole table
-        f"SELECT {key_sql}, seq, id, recorded_at, occurred_start, occurred_end, json_extract(body, {paths})"
-        f" FROM effective_events WHERE {key_sql} <> '' ORDER BY {key_sql}, seq"
+        f"SELECT e.{key_sql}, e.seq, e.id, e.recorded_at, e.occurred_start, e.occurred_end, json_extract(log.body, {paths})"
+        f" FROM effective_events AS e JOIN events AS log ON log.seq = e.seq"
+        f" WHERE e.{key_sql} <> '' ORDER BY e.{key_sql}, e.seq"
     )
     pending = sorted({key for changes in queued.values() for key in changes})
     logged = ((key, list(found)) for key, found in groupby(rows, key=itemgetter(0)))

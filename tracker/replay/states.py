@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from tracker.replay.effective import compact, world_order
+from tracker.replay.effective import BODY_SQL, compact, world_order
 
 FLUSH = 5000
 
@@ -121,7 +121,7 @@ class StateFold:
         current: dict[tuple, tuple[int | None, str]] = {}  # row -> (rowid, known_from)
         if not self.full:
             for seq, body in conn.execute(
-                f"SELECT seq, body FROM effective_events WHERE {p.KEY_FILTER}", (key,)
+                f"SELECT e.seq, {BODY_SQL} FROM effective_events AS e WHERE {p.KEY_FILTER}", (key,)
             ):
                 active[seq] = compact(orjson.loads(body), seq, p.FIELDS)
             columns = ", ".join(f'"{c}"' for c in p.ROW_COLUMNS)

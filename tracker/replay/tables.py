@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -32,7 +32,7 @@ CREATE TABLE effective_events (
     value_amount REAL,
     value_currency TEXT,
     corrected INTEGER NOT NULL,
-    body TEXT NOT NULL
+    amended_body TEXT
 );
 CREATE INDEX effective_events_world_order ON effective_events (occurred_start, occurred_end, seq);
 CREATE INDEX effective_events_kind ON effective_events (kind, occurred_start);

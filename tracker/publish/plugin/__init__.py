@@ -322,10 +322,10 @@ def render_cell(row, value, column, table, database, datasette):
 #: Datasette 0.65 lists every column's description above a table's rows, which pushes
 #: the data a screen down; fold them into one "About these columns" toggle instead.
 FOLD_COLUMN_DESCRIPTIONS = """
-// The events table's body column (its full JSON) makes every row a screen tall; the
-// row page, the JSON and the CSV keep it.
+// The events table's amended_body column (an amended event's full JSON) makes its row a
+// screen tall; the row page, the JSON and the CSV keep it.
 var style = document.createElement("style");
-style.textContent = "body.table-effective_events .col-body { display: none; }";
+style.textContent = "body.table-effective_events .col-amended_body { display: none; }";
 document.head.appendChild(style);
 document.querySelectorAll("dl.column-descriptions").forEach(function (list) {
   var details = document.createElement("details");

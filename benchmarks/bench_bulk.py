@@ -1,0 +1,194 @@
+"""Bulk work against its floor, at several sizes in one run: `python -m benchmarks`.
+
+For each N (100,000 and 1,000,000 unless `--n` names one), on the synthetic log:
+
+- `tracker import FILE` into an empty log until every projection is queryable (the
+  command as a user runs it: the import, then the replay it ends with), against the
+  floor: the same rows appended with plain `executemany` and the same SHA-256 chain,
+  plus a per-key fold of them (orjson, counts per project and per country), in one
+  transaction. The floor's time to read those rows back from a database is taken off.
+- `tracker replay --full` against the toy fold alone; `tracker verify` against the floor.
+- The database's bytes (with its write-ahead log) against the floor's bare log.
+- Peak memory of each command; one append + catch-up; as-of / known-at queries for one
+  key; every Datasette page of `python -m benchmarks datasette`.
+
+Each command runs in a fresh process; figures are printed, nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_import import READ_ONLY, _child, _fresh, machine_speed, synthetic_file
+
+#: Runs the tracker's command line in this process and reports its peak memory on stderr.
+COMMAND = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr))\n"
+    "sys.argv = ['tracker', *sys.argv[1:]]\n"
+    "runpy.run_module('tracker', run_name='__main__')\n"
+)
+
+#: The floor: the rows appended with the chain, and folded per key, in one transaction.
+FLOOR = """
+import hashlib, sqlite3
+from collections import Counter
+import orjson
+from benchmarks.bench_import import FLOOR_SCHEMA
+source = sqlite3.connect(sys.argv[1])
+target = sqlite3.connect(sys.argv[2], isolation_level=None)
+target.execute('PRAGMA journal_mode = WAL'); target.execute('PRAGMA synchronous = NORMAL')
+target.execute('PRAGMA cache_size = -65536')
+target.executescript(FLOOR_SCHEMA)
+started = time.perf_counter()
+target.execute('BEGIN IMMEDIATE')
+projects, countries = Counter(), Counter()
+prev, seq, batch = '0' * 64, 0, []
+for id_, kind, occurred, start, end, recorded_at, body in source.execute(
+        'SELECT id, kind, occurred, occurred_start, occurred_end, recorded_at, body FROM events ORDER BY seq'):
+    digest = hashlib.sha256(b'%s\\n%s\\n%s' % (prev.encode(), recorded_at.encode(), body.encode())).hexdigest()
+    seq += 1
+    batch.append((seq, id_, kind, occurred, start, end, recorded_at, body, prev, digest))
+    prev = digest
+    record = orjson.loads(body)
+    if record.get('project'):
+        projects[record['project']] += 1
+    for country in record.get('countries', ()):
+        countries[country] += 1
+    if len(batch) == 2000:
+        target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch); batch = []
+target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch)
+target.execute('COMMIT')
+print('SECONDS', time.perf_counter() - started)
+"""
+
+#: The toy fold alone: what any replay must at least pay (as `python -m benchmarks replay`).
+TOY_FOLD = """
+import sqlite3
+from collections import Counter
+import orjson
+conn = sqlite3.connect(sys.argv[1])
+started = time.perf_counter()
+projects, countries = Counter(), Counter()
+for seq, kind, recorded_at, body in conn.execute('SELECT seq, kind, recorded_at, body FROM events ORDER BY seq'):
+    record = orjson.loads(body)
+    if record.get('project'):
+        projects[record['project']] += 1
+    for country in record.get('countries', ()):
+        countries[country] += 1
+print('SECONDS', time.perf_counter() - started)
+"""
+
+
+def tracker(db: Path, *args: str) -> tuple[float, float]:
+    """Run `tracker --db DB ARGS` in a fresh process: (wall seconds, its peak RSS in MB)."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", COMMAND, "--db", str(db), *args],
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(f"tracker {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+    peak = float(next(line.split()[1] for line in out.stderr.splitlines() if line.startswith("PEAK")))
+    return seconds, peak
+
+
+def size(db: Path) -> int:
+    """A database's bytes on disk, with its write-ahead log."""
+    return sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+
+
+def _ratio(measured: float, floor: float, target: float) -> str:
+    ratio = measured / floor
+    return f"{ratio:.2f}x (target {target:g}x){'' if ratio <= target else '  <-- over target'}"
+
+
+def bulk(n: int, workdir: Path) -> None:
+    source = synthetic_file(n, workdir)
+    db, floor_db = workdir / f"bulk-{n}.db", workdir / f"bulk-floor-{n}.db"
+    print(f"\n== {n:,} synthetic events ({source.stat().st_size / 1e6:.0f} MB of JSONL); "
+          f"machine speed {machine_speed():.2f} s for a fixed loop")
+
+    _fresh(db)
+    import_s, import_mb = tracker(db, "import", str(source), "--json")
+    db_bytes = size(db)
+
+    read_s, _, _ = _child(READ_ONLY, str(db))
+    _fresh(floor_db)
+    floor_total, floor_mb, _ = _child(FLOOR, str(db), str(floor_db))
+    floor_s = max(floor_total - read_s, 1e-9)
+    floor_bytes = size(floor_db)
+    _fresh(floor_db)
+    toy_s, _, _ = _child(TOY_FOLD, str(db))
+
+    replay_s, replay_mb = tracker(db, "replay", "--full", "--json")
+    verify_s, verify_mb = tracker(db, "verify", "--json")
+
+    print(f"floor: append with the chain + per-key fold {floor_s:.2f} s (peak {floor_mb:.0f} MB); "
+          f"toy fold alone {toy_s:.2f} s; bare log {floor_bytes / n:,.0f} bytes/event")
+    print(f"import until queryable: {import_s:.2f} s, {_ratio(import_s, floor_s, 3)}, peak {import_mb:.0f} MB")
+    print(f"replay --full:          {replay_s:.2f} s, {_ratio(replay_s, toy_s, 4)} the toy fold, peak {replay_mb:.0f} MB")
+    print(f"verify:                 {verify_s:.2f} s, {_ratio(verify_s, floor_s, 4)}, peak {verify_mb:.0f} MB")
+    print(f"database with WAL:      {db_bytes / n:,.0f} bytes/event, {_ratio(db_bytes, floor_bytes, 2.5)} the bare log")
+    peak = max(import_mb, replay_mb, verify_mb)
+    print(f"peak memory:            {peak:.0f} MB (target < 300){'' if peak < 300 else '  <-- over target'}")
+    if os.environ.get("BENCH_BULK_TABLES"):
+        _tables(db, n)
+
+    from benchmarks.bench_replay import APPEND, QUERIES, _python
+
+    median, worst = map(float, _python(APPEND, db)[0].split())
+    print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms (target < 50)")
+    for line in _python(QUERIES, db):
+        if line.strip():
+            name, ms = line.split()
+            print(f"query {name}: {float(ms):.2f} ms{'' if 'all' in name or float(ms) < 10 else '  <-- over 10 ms'}")
+    _pages(db, n)
+
+
+def _tables(db: Path, n: int) -> None:
+    """Bytes per event of each table and index (BENCH_BULK_TABLES=1): where the size goes."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+    finally:
+        conn.close()
+    for name, pages in rows:
+        if pages / n >= 5:
+            print(f"  {name:40s} {pages / n:8,.0f} bytes/event")
+
+
+def _pages(db: Path, n: int) -> None:
+    from benchmarks.bench_datasette import PAGES, measure, reader_pages
+    from tracker.publish.schema import prepare_path
+    from tracker.publish.site import datasette_for
+
+    prepare_path(db)
+    ds = datasette_for(db)
+
+    async def main():
+        await ds.invoke_startup()
+        worst = 0.0
+        for name, url in {**PAGES, **reader_pages(db)}.items():
+            median, status = await measure(ds, url, 5)
+            worst = max(worst, median)
+            if status != 200 or median >= 200:
+                print(f"  page {name}: {median:.1f} ms{'' if status == 200 else f' (HTTP {status})'}  <-- over target")
+        print(f"Datasette pages: slowest {worst:.1f} ms (median of 5 each; target < 200)")
+
+    asyncio.run(main())
+
+
+def run(suite: str, n: int | None, workdir: str | None) -> None:
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bench-bulk-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"bulk benchmark in {folder}: each figure beside the floor measured in the same run")
+    for size_n in [n] if n else [100_000, 1_000_000]:
+        bulk(size_n, folder)
