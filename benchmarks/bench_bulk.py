@@ -12,6 +12,9 @@ For each N (100,000 and 1,000,000 unless `--n` names one), on the synthetic log:
 - Peak memory of each command; one append + catch-up; as-of / known-at queries for one
   key; every Datasette page of `python -m benchmarks datasette`.
 
+BENCH_BULK_TABLES=1 adds the bytes per event of each table and index; BENCH_BULK_SPLIT=1
+runs the full replay once more and prints how long each phase takes.
+
 Each command runs in a fresh process; figures are printed, nothing is asserted.
 """
 
@@ -140,7 +143,13 @@ def bulk(n: int, workdir: Path) -> None:
     if os.environ.get("BENCH_BULK_TABLES"):
         _tables(db, n)
 
-    from benchmarks.bench_replay import APPEND, QUERIES, _python
+    from benchmarks.bench_replay import APPEND, QUERIES, SPLIT, _python
+
+    if os.environ.get("BENCH_BULK_SPLIT"):  # the full replay again, phase by phase
+        for line in _python(SPLIT, db):
+            if line.strip():
+                name, seconds = line.split()
+                print(f"  replay phase {name.replace('_', ' ')}: {float(seconds):.2f} s")
 
     median, worst = map(float, _python(APPEND, db)[0].split())
     print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms (target < 50)")

@@ -56,7 +56,7 @@ timed = partial(timed, spent)
 replay._drop_and_create = timed("drop old tables", replay._drop_and_create)
 replay._Run.apply_log = timed("log pass", replay._Run.apply_log)
 replay._Run.flush = timed("  of which row inserts", replay._Run.flush)
-replay._Run.write_totals = timed("totals", replay._Run.write_totals)
+replay._Run.finish_sums = timed("sum totals, checkpoints and cells", replay._Run.finish_sums)
 replay._Run.refold = timed("state folds", replay._Run.refold)
 search.ensure_search = timed("search index", search.ensure_search)
 store = EventStore(sys.argv[1])
@@ -70,7 +70,7 @@ conn.execute("COMMIT")
 spent["commit (with WAL checkpoint)"] = time.perf_counter() - started
 accounted = sum(v for k, v in spent.items() if not k.startswith(" ") and not k.startswith("commit"))
 spent["index builds and the rest"] = total - accounted
-order = ["drop old tables", "log pass", "  of which row inserts", "totals", "state folds", "search index",
+order = ["drop old tables", "log pass", "  of which row inserts", "sum totals, checkpoints and cells", "state folds", "search index",
          "index builds and the rest", "commit (with WAL checkpoint)"]
 for name in order:
     print(name.replace(" ", "_"), spent.get(name, 0.0))

@@ -26,6 +26,9 @@ COLUMNS = (
 )
 INSERT = f"INSERT INTO effective_events ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
 INSERT_COUNTRIES = "INSERT INTO event_countries (seq, country, event) VALUES (?, ?, ?)"
+#: (event_countries is keyed by country first, for the country facets and filters: a row
+#: is found by its country and seq, which the form it was written from gives back)
+DELETE_COUNTRIES = "DELETE FROM event_countries WHERE seq = ? AND country = ? AND event = ?"
 #: The effective form's JSON of `effective_events AS e`: its own when amended, else the log's.
 BODY_SQL = "coalesce(e.amended_body, (SELECT log.body FROM events AS log WHERE log.seq = e.seq))"
 

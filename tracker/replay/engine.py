@@ -155,7 +155,7 @@ class _Run:
         conn = self.conn
         if old is not None:  # (an amendment flushed everything before it came here)
             conn.execute("DELETE FROM effective_events WHERE seq = ?", (seq,))
-            conn.execute("DELETE FROM event_countries WHERE seq = ?", (seq,))
+            conn.executemany(effective.DELETE_COUNTRIES, effective.country_rows(old, seq))
         if new is not None:
             self.ee_rows.append(effective.row(new, seq, recorded_at, corrected, logged))
             self.ec_rows.extend(effective.country_rows(new, seq))

@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 5
+ENGINE_VERSION = 6
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -41,9 +41,8 @@ CREATE TABLE event_countries (
     event TEXT NOT NULL REFERENCES effective_events (id),
     country TEXT NOT NULL REFERENCES countries (code),
     seq INTEGER NOT NULL,
-    PRIMARY KEY (seq, country)
+    PRIMARY KEY (country, seq)
 ) WITHOUT ROWID;
-CREATE INDEX event_countries_country ON event_countries (country, event);
 CREATE INDEX event_countries_event ON event_countries (event);
 CREATE TABLE sum_reported_cells (
     projection TEXT NOT NULL,
