@@ -7,7 +7,9 @@ For each N (100,000 and 1,000,000 unless `--n` names one), on the synthetic log:
   floor: the same rows appended with plain `executemany` and the same SHA-256 chain,
   plus a per-key fold of them (orjson, counts per project and per country), in one
   transaction. The floor's time to read those rows back from a database is taken off.
-- `tracker replay --full` against the toy fold alone; `tracker verify` against the floor.
+- `tracker replay --full` against the toy fold alone, and beside it what storing the
+  replay's rows costs with no fold at all (the same tables, indexes and search index);
+  `tracker verify` against the floor.
 - The database's bytes (with its write-ahead log) against the floor's bare log.
 - Peak memory of each command; one append + catch-up; as-of / known-at queries for one
   key; every Datasette page of `python -m benchmarks datasette`.
@@ -89,6 +91,48 @@ print('SECONDS', time.perf_counter() - started)
 """
 
 
+#: What a replay stores, stored with no fold: every derived table's rows (read from a
+#: replayed database; the reading is timed apart and taken off) inserted with plain
+#: `executemany` into the same tables, then the same indexes and the search index built,
+#: in one transaction. Prints SECONDS (storing) and READ (reading alone).
+STORE_ONLY = """
+import sqlite3
+from tracker.replay.tables import _all_schemas, _objects, derived_tables
+from tracker.replay.search import ensure_search
+source = sqlite3.connect(sys.argv[1])
+target = sqlite3.connect(sys.argv[2], isolation_level=None)
+target.execute('PRAGMA journal_mode = WAL'); target.execute('PRAGMA synchronous = NORMAL')
+target.execute('PRAGMA cache_size = -65536')
+tables = derived_tables()
+started = time.perf_counter()
+for table in tables:
+    for row in source.execute(f'SELECT * FROM {table}'):
+        pass
+read = time.perf_counter() - started
+indexes = []
+for schema in _all_schemas():
+    for statement in schema.split(';'):
+        created = _objects(statement)
+        if created and created[0][0] == 'INDEX':
+            indexes.append(statement)
+        elif created:
+            target.execute(statement)
+started = time.perf_counter()
+target.execute('BEGIN IMMEDIATE')
+for table in tables:
+    rows = source.execute(f'SELECT * FROM {table}')
+    marks = ','.join('?' * len(rows.description))
+    while batch := rows.fetchmany(5000):
+        target.executemany(f'INSERT INTO {table} VALUES ({marks})', batch)
+for statement in indexes:
+    target.execute(statement)
+ensure_search(target)
+target.execute('COMMIT')
+print('SECONDS', time.perf_counter() - started)
+print('READ', read)
+"""
+
+
 def tracker(db: Path, *args: str) -> tuple[float, float]:
     """Run `tracker --db DB ARGS` in a fresh process: (wall seconds, its peak RSS in MB)."""
     started = time.perf_counter()
@@ -130,12 +174,19 @@ def bulk(n: int, workdir: Path) -> None:
     toy_s, _, _ = _child(TOY_FOLD, str(db))
 
     replay_s, replay_mb = tracker(db, "replay", "--full", "--json")
+    store_db = workdir / f"bulk-store-only-{n}.db"
+    _fresh(store_db)
+    store_total, _, out = _child(STORE_ONLY, str(db), str(store_db))
+    store_s = max(store_total - float(next(line.split()[1] for line in out.splitlines() if line.startswith("READ"))), 1e-9)
+    _fresh(store_db)
     verify_s, verify_mb = tracker(db, "verify", "--json")
 
     print(f"floor: append with the chain + per-key fold {floor_s:.2f} s (peak {floor_mb:.0f} MB); "
           f"toy fold alone {toy_s:.2f} s; bare log {floor_bytes / n:,.0f} bytes/event")
     print(f"import until queryable: {import_s:.2f} s, {_ratio(import_s, floor_s, 3)}, peak {import_mb:.0f} MB")
     print(f"replay --full:          {replay_s:.2f} s, {_ratio(replay_s, toy_s, 4)} the toy fold, peak {replay_mb:.0f} MB")
+    print(f"  storing what it stores, with no fold: {store_s:.2f} s ({store_s / toy_s:.1f}x the toy fold; "
+          f"the replay is {replay_s / store_s:.2f}x it)")
     print(f"verify:                 {verify_s:.2f} s, {_ratio(verify_s, floor_s, 4)}, peak {verify_mb:.0f} MB")
     print(f"database with WAL:      {db_bytes / n:,.0f} bytes/event, {_ratio(db_bytes, floor_bytes, 2.5)} the bare log")
     peak = max(import_mb, replay_mb, verify_mb)
