@@ -30,7 +30,7 @@ from events.dates import parse_published
 from events.models import AMENDMENT_KINDS
 
 from tracker.log.amendments import Amendment, effective_form
-from tracker.log.store import AMENDING
+from tracker.log.store import AMENDMENT_ROW, TARGET
 
 
 @lru_cache(maxsize=65536)
@@ -149,22 +149,31 @@ class Reported:
     form: dict[str, Any] | None  # its effective form then; None if not counted or retracted
 
 
+#: Ids asked about in one query: a key's events come in a few queries, not two per event.
+CHUNK = 500
+
+
+def _rows_where(conn: sqlite3.Connection, condition: str, ids: list[str]) -> list[tuple]:
+    """The log rows (COLUMNS) where `condition`, which ends in `IN`, holds of one of `ids`."""
+    rows: list[tuple] = []
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows.extend(conn.execute(f"SELECT {', '.join(COLUMNS)} FROM events WHERE {condition} ({marks})", chunk))
+    return rows
+
+
 def rows_with_amendments(conn: sqlite3.Connection, ids: list[str]) -> list[tuple]:
     """The log rows (COLUMNS) of the events `ids`, their corrections and retractions and
     the retractions of those corrections, in seq order: every row `passing` needs to
     decide what those events said at any bound, and nothing else of the log."""
-    one = f"SELECT {', '.join(COLUMNS)} FROM events WHERE id = ?"
-    amending = f"SELECT {', '.join(COLUMNS)} FROM events WHERE {AMENDING}"
     kind_at, id_at = COLUMNS.index("kind"), COLUMNS.index("id")
-    rows = [row for i in ids for row in conn.execute(one, (i,))]
-    corrections = []
-    for event_id in ids:
-        for row in conn.execute(amending, (event_id,)):
-            rows.append(row)
-            if row[kind_at] == "correction":
-                corrections.append(row[id_at])
-    for correction in corrections:
-        rows.extend(conn.execute(amending, (correction,)))
+    ids = sorted(set(ids))
+    amending = f"{AMENDMENT_ROW} AND {TARGET} IN"
+    rows = _rows_where(conn, "id IN", ids)
+    amendments = _rows_where(conn, amending, ids)
+    corrections = sorted({row[id_at] for row in amendments if row[kind_at] == "correction"})
+    rows += amendments + _rows_where(conn, amending, corrections)
     return sorted(rows, key=lambda row: row[COLUMNS.index("seq")])
 
 

@@ -86,7 +86,11 @@ class StoredEvent:
 
 
 #: The rows amending an event (`?` its id), found through the events_amendment_target index.
-AMENDING = "kind IN ('correction', 'retraction') AND json_extract(body, '$.target') = ?"
+#: A correction's or retraction's row, and what it bears on (both served by the partial
+#: index `events_amendment_target`); AMENDING finds the amendments of one target.
+AMENDMENT_ROW = "kind IN ('correction', 'retraction')"
+TARGET = "json_extract(body, '$.target')"
+AMENDING = f"{AMENDMENT_ROW} AND {TARGET} = ?"
 _AMENDING = f"SELECT seq, recorded_at, prev_hash, hash, body FROM events WHERE {AMENDING} AND seq <= ?"
 
 
