@@ -26,8 +26,6 @@ RUNTIME_CODE = ("tracker", "events", "projections", "benchmarks")
 USED_WITHOUT_IMPORT = {
     "datasette-dashboards": "a Datasette plugin: Datasette loads it by its entry point",
     "datasette-cluster-map": "a Datasette plugin: Datasette loads it by its entry point",
-    "datasette-ics": "a Datasette plugin: Datasette loads it by its entry point",
-    "datasette-atom": "a Datasette plugin: Datasette loads it by its entry point",
     "pycountry": "events/codes.py reads its data files, which is faster than importing it",
 }
 

@@ -59,7 +59,7 @@ def test_the_plugin_is_registered_once_and_its_feeds_win(tmp_path):
         listed = [p["name"] for p in get(ds, "/-/plugins.json").json()]
         assert listed.count(plugin.PLUGIN_NAME) == 1, listed
         assert [name for name, p in pm.list_name_plugin() if p is plugin] == [plugin.PLUGIN_NAME]
-        # datasette-ics and datasette-atom register the same extensions: the tracker's come last
+        # the tracker's own renderers (registered last, should a datasette-ics or -atom be installed too)
         assert ds.renderers["ics"][0] is feeds.render_ics and ds.renderers["atom"][0] is feeds.render_atom
 
 

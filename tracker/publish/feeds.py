@@ -1,8 +1,9 @@
 """The tracker's feeds: a calendar (`.ics`, RFC 5545) and an Atom feed (`.atom`, RFC 4287).
 
-Datasette output renderers that the tracker's plugin registers in place of datasette-ics's
-and datasette-atom's, which read the same columns (so `/tracker.ics?sql=...` works as it
-did) but cannot say what the tracker needs. datasette-ics writes a date as a zero-length
+Datasette output renderers that the tracker's plugin registers. They read the columns of
+datasette-ics and datasette-atom (so `/tracker.ics?sql=...` works as it did with them),
+which the tracker no longer needs: those plugins cannot say what the tracker needs, and
+if either is installed the tracker's renderers still take its place. datasette-ics writes a date as a zero-length
 midnight event (or, marked all-day, leaves DTSTART out), has no DTSTAMP and no folding;
 datasette-atom has no feed author and fails on an empty result. Here:
 

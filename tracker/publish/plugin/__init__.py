@@ -24,8 +24,8 @@ served as `site`), told apart by its metadata describing `effective_events`.
   table, and for any request choosing columns with `_col` / `_nocol`); dates as entered,
   money ("$196 million") and country names in cells; a summary links to its event's page.
 - The search page lists a hundred matches at a time: a full page gets a link to the next.
-- Feeds: the calendar (`.ics`) and Atom (`.atom`) renderers of tracker.publish.feeds, in
-  place of datasette-ics's and datasette-atom's.
+- Feeds: the calendar (`.ics`) and Atom (`.atom`) renderers of tracker.publish.feeds (in
+  place of datasette-ics's and datasette-atom's, should either be installed).
 - Freshness: the replay engine may replace `effective_events` wholesale, which drops the
   search triggers with the old table; after any write by another process the search
   index is checked and rebuilt if needed, so new events are searchable without a restart.
