@@ -164,3 +164,22 @@ def test_a_snapshot_answers_reported_by_with_the_plugins_sql_function(snapshot):
         assert [row["status"] for row in json.loads(text)["rows"]] == [want]
     _, dashboard = fetch(base + "/-/dashboards/ksilkroad?reported_by=2024-12-31")
     assert 'name="reported_by"' in dashboard
+
+
+def test_the_wheel_the_readme_publishes_with_carries_the_plugin_its_templates_and_questions(tmp_path):
+    """`datasette publish ... --static wheel:wheel --install wheel/ksilkroad_tracker-*.whl`
+    (README, Publishing): the wheel `pip wheel --no-deps` builds is what the published
+    server gets, so it must hold the plugin's entry point, its templates and the code its
+    pages and questions run."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = tmp_path.glob("ksilkroad_tracker-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        entry_points = next(z.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "[datasette]" in entry_points and "= tracker.publish.plugin" in entry_points
+    for page in ("tracker_project.html", "tracker_event.html", "tracker_timeline.html", "index.html"):
+        assert f"tracker/publish/plugin/templates/{page}" in names
+    assert {"tracker/publish/reported_sql.py", "tracker/publish/feeds.py", "events/data/ksilkroad.jsonl"} <= names
