@@ -34,8 +34,9 @@ from benchmarks.bench_import import READ_ONLY, _child, _fresh, machine_speed, sy
 
 #: Runs the tracker's command line in this process and reports its peak memory on stderr.
 COMMAND = (
-    "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr))\n"
+    "import atexit, runpy, sys\n"
+    "from benchmarks.timing import peak_mb\n"
+    "atexit.register(lambda: print('PEAK', peak_mb(), file=sys.stderr))\n"
     "sys.argv = ['tracker', *sys.argv[1:]]\n"
     "runpy.run_module('tracker', run_name='__main__')\n"
 )

@@ -49,7 +49,7 @@ def _child(code: str, *args: str) -> tuple[float, float, str]:
     wrapper = (
         "import resource, sys, time\n"
         + code
-        + "\nprint('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        + "\nfrom benchmarks.timing import peak_mb\nprint('PEAK', peak_mb())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True

@@ -126,3 +126,31 @@ def test_verify_prints_the_head_hash_to_anchor_the_log(cli):
         "--country", "TJ,KR", "--summary", "Talks.", "--source", "CPC | Title | 2025-01-31")
     report = cli.json("verify")
     assert report["ok"] and report["head_seq"] == 1 and len(report["head_hash"]) == 64
+
+
+def test_a_projection_changed_behind_the_trackers_back_is_found_by_table(cli, db):
+    """The projections are checked against a fresh replay of the log (in a scratch copy):
+    a tally bumped by hand, or a history row duplicated in place of another, is named."""
+    assert cli("init").exit_code == 0
+    assert cli("verify").exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE country_tallies_history SET visits_hosted = visits_hosted + 1"
+                     " WHERE rowid = (SELECT min(rowid) FROM country_tallies_history)")
+    result = cli("verify")
+    assert result.exit_code == 1
+    assert "table country_tallies_history differs from a fresh replay" in result.output
+
+
+def test_the_same_rows_in_another_order_verify_but_a_row_twice_does_not(cli, db):
+    assert cli("init").exit_code == 0
+    with sqlite3.connect(db) as conn:  # the same rows, written in the reverse order
+        conn.execute("CREATE TEMP TABLE kept AS SELECT * FROM project_status_history ORDER BY rowid DESC")
+        conn.execute("DELETE FROM project_status_history")
+        conn.execute("INSERT INTO project_status_history SELECT * FROM kept")
+    assert cli("verify").exit_code == 0
+    with sqlite3.connect(db) as conn:  # one row in place of another: as many rows, not the same
+        first, last = conn.execute("SELECT min(rowid), max(rowid) FROM project_status_history").fetchone()
+        conn.execute("DELETE FROM project_status_history WHERE rowid = ?", (last,))
+        conn.execute("INSERT INTO project_status_history SELECT * FROM project_status_history WHERE rowid = ?", (first,))
+    result = cli("verify")
+    assert result.exit_code == 1 and "table project_status_history differs" in result.output

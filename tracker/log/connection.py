@@ -62,6 +62,25 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     return conn
 
 
+def readonly_uri(path: str | os.PathLike) -> str:
+    """The URI that opens (or attaches) a database file for reading only; immutable on a
+    read-only file system, where nobody can write it and SQLite cannot make its WAL index."""
+    location = Path(path).resolve()
+    uri = f"file:{urllib.parse.quote(str(location))}?mode=ro"
+    return uri + "&immutable=1" if _read_only_file_system(location) else uri
+
+
+def connect_scratch(path: str | os.PathLike) -> sqlite3.Connection:
+    """A connection to a throwaway database file: no journal and no syncing (nothing in it
+    needs to survive a crash), and URIs understood, so that `readonly_uri` can attach."""
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(str(Path(path).resolve()))}", uri=True,
+                           isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -65536")
+    return conn
+
+
 def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
     """A connection that cannot write to the database file, for commands that only read.
 

@@ -22,7 +22,7 @@ from events.identity import canonical_json
 from events.models import AMENDMENT_KINDS
 
 from tracker.log.amendments import Amendment, amendment_problem
-from tracker.log.connection import DEFAULT_DB, connect, connect_readonly, rollback
+from tracker.log.connection import DEFAULT_DB, connect, connect_readonly, connect_scratch, rollback
 from tracker.log.preparing import (
     GENESIS,
     LogError,
@@ -232,7 +232,7 @@ class EventStore:
 
         folder = tempfile.mkdtemp(prefix="tracker-scratch-")
         path = os.path.join(folder, "copy.db")
-        conn = connect(path)
+        conn = connect_scratch(path)
         try:
             if log_only:
                 conn.execute(LOG_TABLE)  # no triggers: nothing but this copy ever writes here

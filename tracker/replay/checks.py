@@ -10,6 +10,7 @@ import sqlite3
 
 import orjson
 
+from tracker.log.connection import readonly_uri
 from tracker.log.store import EventStore
 from tracker.log.verify import Report, verify_log
 from tracker.replay.checkpoints import reach_problems
@@ -30,7 +31,8 @@ def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
 
     Each row's hash is added up modulo 2**128, so the rows' order does not matter (a table
     caught up event by event and one rebuilt in bulk hold the same rows in another order)
-    and no sort of a million-row table is needed; a row present twice counts twice.
+    and no sort is needed; a row present twice counts twice. For tests and tools that
+    compare two databases apart; `check_projections` compares in SQL.
     """
     from hashlib import blake2b
 
@@ -41,6 +43,28 @@ def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
         total += int.from_bytes(blake2b(dumps(row), digest_size=16).digest(), "little")
         count += 1
     return count, f"{total % (1 << 128):032x}"
+
+
+def tables_differ(conn: sqlite3.Connection, table: str, other: str) -> tuple[bool, int, int]:
+    """Whether `table` in the main database and in the attached `other` hold different
+    rows, as multisets (each distinct row with how often it occurs, compared both ways,
+    by SQLite); with the row count of each: (differ, main's rows, other's rows)."""
+    names = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
+    rows = [conn.execute(f"SELECT count(*) FROM {db}.{table}").fetchone()[0] if has else 0
+            for db, has in (("main", True), (other, _has(conn, other, table)))]
+    if [row[1] for row in conn.execute(f"PRAGMA {other}.table_info({table})")] != names:
+        return True, rows[0], rows[1]  # missing, or not the same columns
+    columns = ", ".join(f'"{name}"' for name in names)
+    counted = "SELECT {c}, count(*) FROM {db}.{t} GROUP BY {c}"
+    mine, theirs = (counted.format(c=columns, db=db, t=table) for db in ("main", other))
+    differ = rows[0] != rows[1] or conn.execute(
+        f"SELECT EXISTS ({mine} EXCEPT {theirs}) OR EXISTS ({theirs} EXCEPT {mine})"
+    ).fetchone()[0]
+    return bool(differ), rows[0], rows[1]
+
+
+def _has(conn: sqlite3.Connection, db: str, table: str) -> bool:
+    return conn.execute(f"SELECT 1 FROM {db}.sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
 
 
 def check_projections(store, report) -> None:
@@ -62,29 +86,35 @@ def check_projections(store, report) -> None:
         gap = "need a full replay" if lacking is None else f"are {lacking:,} events behind the log"
         report.note(f"the stored projections {gap}: `tracker replay` brings them up to date")
     tables = derived_tables()
-    copy = None
+    stored = fresh = None
     try:
         if lacking == 0:
-            before = {table: table_digest(store.conn, table) for table in tables}
-            copy = store.scratch_copy(log_only=True)
-        else:
-            copy = store.scratch_copy()
-            catch_up(copy)
-            before = {table: table_digest(copy.conn, table) for table in tables}
-        copy.conn.execute("BEGIN")
-        _run(copy.conn, full=True)
-        after = {table: table_digest(copy.conn, table) for table in tables}
+            stored_path = store.path
+        else:  # the stored projections as catch-up would leave them, in a copy of their own
+            stored = store.scratch_copy()
+            catch_up(stored)
+            stored_path = stored.path
+        fresh = store.scratch_copy(log_only=True)
+        fresh.conn.execute("BEGIN")
+        _run(fresh.conn, full=True)
+        fresh.conn.execute("COMMIT")
+        # (attached only now: a replay into a database with another's tables attached could
+        # reach them, and ATTACH cannot happen inside a transaction)
+        fresh.conn.execute("ATTACH DATABASE ? AS stored", (readonly_uri(stored_path),))
+        compared = {table: tables_differ(fresh.conn, table, "stored") for table in tables}
     except sqlite3.Error as e:
         report.problem(f"the projections cannot be replayed: {e}")
         return
     finally:
-        if copy is not None:
-            copy.close()
+        for copy in (stored, fresh):
+            if copy is not None:
+                copy.close()
     for table in tables:
-        if before[table] != after[table]:
+        differ, fresh_rows, stored_rows = compared[table]
+        if differ:
             report.problem(
                 f"table {table} differs from a fresh replay of the log "
-                f"({before[table][0]} rows, a fresh replay gives {after[table][0]}): the projections "
+                f"({stored_rows} rows, a fresh replay gives {fresh_rows}): the projections "
                 "were changed, or the log was rewritten after they were built. Check the log against a "
                 "head you kept (`tracker verify --head SEQ:HASH`); if it is right, `tracker replay --full` "
                 "rebuilds them"
