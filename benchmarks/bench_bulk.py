@@ -209,7 +209,10 @@ def bulk(n: int, workdir: Path) -> None:
         if line.strip():
             name, ms = line.split()
             print(f"query {name}: {float(ms):.2f} ms{'' if 'all' in name or float(ms) < 10 else '  <-- over 10 ms'}")
-    _pages(db, n)
+    sys.stdout.flush()
+    # in a process of its own, as a server runs: not in this one, which has done a run's work
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from benchmarks.bench_bulk import _pages;"
+                    " _pages(Path(sys.argv[1]))", str(db)], check=True)
 
 
 def _tables(db: Path, n: int) -> None:
@@ -226,7 +229,7 @@ def _tables(db: Path, n: int) -> None:
             print(f"  {name:40s} {pages / n:8,.0f} bytes/event")
 
 
-def _pages(db: Path, n: int) -> None:
+def _pages(db: Path) -> None:
     from benchmarks.bench_datasette import PAGES, measure, reader_pages
     from tracker.publish.schema import prepare_path
     from tracker.publish.site import datasette_for
@@ -240,14 +243,15 @@ def _pages(db: Path, n: int) -> None:
         for name, url in {**PAGES, **reader_pages(db)}.items():
             median, status = await measure(ds, url, 5)
             worst = max(worst, median)
-            if status != 200 or median >= 200:
-                print(f"  page {name}: {median:.1f} ms{'' if status == 200 else f' (HTTP {status})'}  <-- over target")
-        print(f"Datasette pages: slowest {worst:.1f} ms (median of 5 each; target < 200)")
+            flag = "" if status == 200 and median < 200 else "  <-- over target"
+            print(f"  page {name}: {median:.1f} ms{'' if status == 200 else f' (HTTP {status})'}{flag}")
+        print(f"Datasette pages: slowest {worst:.1f} ms (median of 5 each; target < 200)", flush=True)
 
     asyncio.run(main())
 
 
 def run(suite: str, n: int | None, workdir: str | None) -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # figures as they come, into a file too
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bench-bulk-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"bulk benchmark in {folder}: each figure beside the floor measured in the same run")

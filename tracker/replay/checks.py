@@ -47,18 +47,20 @@ def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
 
 def tables_differ(conn: sqlite3.Connection, table: str, other: str) -> tuple[bool, int, int]:
     """Whether `table` in the main database and in the attached `other` hold different
-    rows, as multisets (each distinct row with how often it occurs, compared both ways,
-    by SQLite); with the row count of each: (differ, main's rows, other's rows)."""
+    rows, as multisets; with the row count of each: (differ, main's rows, other's rows).
+
+    SQLite sorts the rows of both together, each counted +1 from main and -1 from
+    `other`: the tables are equal when every distinct row sums to 0 (one sort, in C, of
+    memory bounded by the connection's cache size)."""
     names = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
     rows = [conn.execute(f"SELECT count(*) FROM {db}.{table}").fetchone()[0] if has else 0
             for db, has in (("main", True), (other, _has(conn, other, table)))]
     if [row[1] for row in conn.execute(f"PRAGMA {other}.table_info({table})")] != names:
         return True, rows[0], rows[1]  # missing, or not the same columns
     columns = ", ".join(f'"{name}"' for name in names)
-    counted = "SELECT {c}, count(*) FROM {db}.{t} GROUP BY {c}"
-    mine, theirs = (counted.format(c=columns, db=db, t=table) for db in ("main", other))
     differ = rows[0] != rows[1] or conn.execute(
-        f"SELECT EXISTS ({mine} EXCEPT {theirs}) OR EXISTS ({theirs} EXCEPT {mine})"
+        f"SELECT EXISTS (SELECT 1 FROM (SELECT {columns}, 1 AS tracker_side FROM main.{table}"
+        f" UNION ALL SELECT {columns}, -1 FROM {other}.{table}) GROUP BY {columns} HAVING sum(tracker_side) <> 0)"
     ).fetchone()[0]
     return bool(differ), rows[0], rows[1]
 
@@ -101,6 +103,7 @@ def check_projections(store, report) -> None:
         # (attached only now: a replay into a database with another's tables attached could
         # reach them, and ATTACH cannot happen inside a transaction)
         fresh.conn.execute("ATTACH DATABASE ? AS stored", (readonly_uri(stored_path),))
+        fresh.conn.execute("PRAGMA cache_size = -16384")  # (each sort may use as much)
         compared = {table: tables_differ(fresh.conn, table, "stored") for table in tables}
     except sqlite3.Error as e:
         report.problem(f"the projections cannot be replayed: {e}")
