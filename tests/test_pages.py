@@ -327,3 +327,14 @@ def test_an_event_with_a_place_has_a_map_pin(live):
     assert 'href="/tracker/event_map?id=2024-06-12-kr-kz-state-visit"' in page.text
     assert "/-/static-plugins/datasette-leaflet/" in page.text
     assert 'class="tracker-map"' not in get(live, f"/event/{TRAINS}").text  # no coordinates
+
+
+def test_the_home_page_as_of_a_date_links_to_the_question_when_there_are_too_many_projects(live, monkeypatch):
+    from tracker.publish import pages
+
+    grouped = get(live, "/?as_of=2024-08-01")
+    assert "Too many projects to group" not in grouped.text and "Projects by status" in grouped.text
+    monkeypatch.setattr(pages, "HOME_AS_OF_MAX_PROJECTS", 3)  # the bundled record has 23
+    linked = get(live, "/?as_of=2024-08-01")
+    assert linked.status_code == 200 and "Too many projects to group on this page as of 2024-08-01" in linked.text
+    assert "/tracker/project_status_on?as_of=2024-08-01" in linked.text
