@@ -89,7 +89,6 @@ def check_projections(store, report) -> None:
         report.note(f"the stored projections {gap}: `tracker replay` brings them up to date")
     tables = derived_tables()
     stored = fresh = None
-    store.conn.execute("PRAGMA shrink_memory")  # the chain check's page cache, before the replay's
     try:
         if lacking == 0:
             stored_path = store.path
