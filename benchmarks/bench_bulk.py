@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_import import READ_ONLY, _child, _fresh, machine_speed, synthetic_file
+from benchmarks.bench_import import FLOOR, READ_ONLY, _child, _fresh, machine_speed, synthetic_file
+from benchmarks.bench_replay import FLOOR as TOY_FOLD, _python
 
 #: Runs the tracker's command line in this process and reports its peak memory on stderr.
 COMMAND = (
@@ -40,57 +41,6 @@ COMMAND = (
     "sys.argv = ['tracker', *sys.argv[1:]]\n"
     "runpy.run_module('tracker', run_name='__main__')\n"
 )
-
-#: The floor: the rows appended with the chain, and folded per key, in one transaction.
-FLOOR = """
-import hashlib, sqlite3
-from collections import Counter
-import orjson
-from benchmarks.bench_import import FLOOR_SCHEMA
-source = sqlite3.connect(sys.argv[1])
-target = sqlite3.connect(sys.argv[2], isolation_level=None)
-target.execute('PRAGMA journal_mode = WAL'); target.execute('PRAGMA synchronous = NORMAL')
-target.execute('PRAGMA cache_size = -65536')
-target.executescript(FLOOR_SCHEMA)
-started = time.perf_counter()
-target.execute('BEGIN IMMEDIATE')
-projects, countries = Counter(), Counter()
-prev, seq, batch = '0' * 64, 0, []
-for id_, kind, occurred, start, end, recorded_at, body in source.execute(
-        'SELECT id, kind, occurred, occurred_start, occurred_end, recorded_at, body FROM events ORDER BY seq'):
-    digest = hashlib.sha256(b'%s\\n%s\\n%s' % (prev.encode(), recorded_at.encode(), body.encode())).hexdigest()
-    seq += 1
-    batch.append((seq, id_, kind, occurred, start, end, recorded_at, body, prev, digest))
-    prev = digest
-    record = orjson.loads(body)
-    if record.get('project'):
-        projects[record['project']] += 1
-    for country in record.get('countries', ()):
-        countries[country] += 1
-    if len(batch) == 2000:
-        target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch); batch = []
-target.executemany('INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)', batch)
-target.execute('COMMIT')
-print('SECONDS', time.perf_counter() - started)
-"""
-
-#: The toy fold alone: what any replay must at least pay (as `python -m benchmarks replay`).
-TOY_FOLD = """
-import sqlite3
-from collections import Counter
-import orjson
-conn = sqlite3.connect(sys.argv[1])
-started = time.perf_counter()
-projects, countries = Counter(), Counter()
-for seq, kind, recorded_at, body in conn.execute('SELECT seq, kind, recorded_at, body FROM events ORDER BY seq'):
-    record = orjson.loads(body)
-    if record.get('project'):
-        projects[record['project']] += 1
-    for country in record.get('countries', ()):
-        countries[country] += 1
-print('SECONDS', time.perf_counter() - started)
-"""
-
 
 #: What a replay stores, stored with no fold: every derived table's rows (read from a
 #: replayed database; the reading is timed apart and taken off) inserted with plain
@@ -168,11 +118,11 @@ def bulk(n: int, workdir: Path) -> None:
 
     read_s, _, _ = _child(READ_ONLY, str(db))
     _fresh(floor_db)
-    floor_total, floor_mb, _ = _child(FLOOR, str(db), str(floor_db))
+    floor_total, floor_mb, _ = _child(FLOOR, str(db), str(floor_db), "fold")
     floor_s = max(floor_total - read_s, 1e-9)
     floor_bytes = size(floor_db)
     _fresh(floor_db)
-    toy_s, _, _ = _child(TOY_FOLD, str(db))
+    toy_s = float(_python(TOY_FOLD, db)[0].split()[0])
 
     replay_s, replay_mb = tracker(db, "replay", "--full", "--json")
     store_db = workdir / f"bulk-store-only-{n}.db"
@@ -195,7 +145,7 @@ def bulk(n: int, workdir: Path) -> None:
     if os.environ.get("BENCH_BULK_TABLES"):
         _tables(db, n)
 
-    from benchmarks.bench_replay import APPEND, QUERIES, SPLIT, _python
+    from benchmarks.bench_replay import APPEND, QUERIES, SPLIT
 
     if os.environ.get("BENCH_BULK_SPLIT"):  # the full replay again, phase by phase
         for line in _python(SPLIT, db):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from events.models import MODELS, WORLD_KINDS
 from tests.conftest import example
+from tracker.log.store import EventStore
 from tracker.replay import queries
 from tracker.replay.listing import effective_events
 from tracker.replay.checks import table_digest
@@ -39,6 +44,20 @@ def log(store, *events: dict[str, Any]) -> None:
     """Append and catch up, as a write command does."""
     store.append(list(events))
     catch_up(store)
+
+
+@contextmanager
+def logged_store(items) -> Iterator[EventStore]:
+    """A store in a scratch folder holding `items` logged one by one, each caught up,
+    those the log refuses (e.g. a correction of a retracted event) left out, as a
+    generated log may hold them."""
+    with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "t.db") as store:
+        for item in items:
+            try:
+                log(store, item)
+            except Exception:  # an amendment the log refuses
+                continue
+        yield store
 
 
 def status_of(store, project: str, as_of=None, known_at=None) -> str | None:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.replay.listing import current_events, effective_events
-from tests.replay_fixtures import at, correction, event, log, retraction
+from tests.replay_fixtures import at, correction, event, log, logged_store, retraction
 from tests.test_replay_properties import SETTINGS, _run, logs
 from tests.test_reported_time import reported_logs
 
@@ -66,18 +66,9 @@ def test_listing_as_reported_from_one_read_of_the_log_equals_the_replay_of_what_
                                                                                         known_at):
     """`list --reported-by`: one read of the log (the fast path) against a replay in memory
     of every row that passes (the plain one), with every filter and both other axes."""
-    import tempfile
-    from pathlib import Path
-
-    from tracker.log.store import EventStore
     from tracker.replay.listing import reported_events
 
-    with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "t.db") as store:
-        for item in items:
-            try:
-                log(store, item)
-            except Exception:  # an amendment the log refuses (a correction of a retracted event)
-                continue
+    with logged_store(items) as store:
         fast = reported_events(store, reported_by=reported_by, known_at=known_at, **filters)
         plain = reported_events(store, reported_by=reported_by, known_at=known_at, replay=True, **filters)
         assert _listed(fast) == _listed(plain)

@@ -12,21 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import tempfile
-from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.dates import iso_span
 from tests.replay_fixtures import (
-    at, correction, event, from_tables, log, reference_status, reference_tallies, reference_timeline,
+    at, correction, event, from_tables, log, logged_store, reference_status, reference_tallies, reference_timeline,
     retraction,
 )
 from tracker.log.amendments import Amendment, effective_form
 from tracker.log.reported import reported_on
-from tracker.log.store import EventStore
 from tracker.replay import queries
 from tracker.replay.filtered import reported_view
 from tracker.replay.listing import EffectiveEvent
@@ -250,12 +246,7 @@ def _reference_events(store, reported_by, known_at):
 @given(reported_logs(), st.sampled_from(["2023-12-31", "2024-01-20", "2024-02-29", "2024-03-03", "2024-12-31"]),
        st.sampled_from([None, at("2024-06-01", 150), at("2024-06-01", 400)]))
 def test_reported_by_from_the_tables_equals_a_fold_over_what_passes_the_filters(items, reported_by, known_at):
-    with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "t.db") as store:
-        for item in items:
-            try:
-                log(store, item)
-            except Exception:  # an amendment the log refuses (e.g. a correction of a retracted event)
-                continue
+    with logged_store(items) as store:
         found = _reference_events(store, reported_by, known_at)
         with reported_view(store, reported_by=reported_by, known_at=known_at) as view:
             status, tallies, timeline = from_tables(view)
