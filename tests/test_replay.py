@@ -157,6 +157,21 @@ def test_verify_checks_the_projections_against_a_fresh_replay(store):
     assert not report.ok and "project_status_history" in report.problems[0]
 
 
+def test_verify_reads_the_stored_file_with_a_small_page_cache_and_gives_the_old_one_back(store, monkeypatch):
+    """verify reads the file through once; the memory of a large page cache goes to its replay."""
+    from tracker.replay import checks
+
+    log(store, event("order", "o1", "2024-03-01", at("2024-03-02"), project=P))
+    before = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    seen = []
+    replay_run = checks._run
+    monkeypatch.setattr(checks, "_run", lambda conn, **kw: (
+        seen.append(store.conn.execute("PRAGMA cache_size").fetchone()[0]), replay_run(conn, **kw))[1])
+    assert verify_all(store).ok
+    assert seen == [checks.READING_CACHE] and checks.READING_CACHE != before
+    assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == before
+
+
 def test_verify_on_the_command_line_fails_when_a_projection_was_tampered_with(cli):
     cli("init")
     assert cli("verify").exit_code == 0

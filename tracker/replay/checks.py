@@ -17,12 +17,28 @@ from tracker.replay.checkpoints import reach_problems
 from tracker.replay.engine import _run, behind, catch_up
 from tracker.replay.tables import derived_tables
 
+#: The stored file's page cache while verify reads it through (KiB, as SQLite counts a
+#: negative cache_size).
+READING_CACHE = -2048
+
 
 def verify_all(store: EventStore, heads: list[tuple[int, str]] = ()) -> Report:
-    """The log's own checks, then the projections against a fresh replay (on a private copy)."""
-    report = verify_log(store, heads)
-    if not store.shared and store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
-        check_projections(store, report)
+    """The log's own checks, then the projections against a fresh replay (on a private copy).
+
+    The stored file is only read here, start to end (the chain, then the copy), which a
+    page cache does not speed up: its connection keeps a small one meanwhile, and leaves
+    the memory to the replay (at a million events, 64 MiB of a peak of about 320).
+    """
+    if store.shared:  # (a server's log: its projections live in a read model apart)
+        return verify_log(store, heads)
+    cache = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    store.conn.execute(f"PRAGMA cache_size = {READING_CACHE}")
+    try:
+        report = verify_log(store, heads)
+        if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            check_projections(store, report)
+    finally:
+        store.conn.execute(f"PRAGMA cache_size = {cache}")
     return report
 
 
