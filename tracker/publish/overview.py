@@ -84,7 +84,7 @@ def _today() -> str:
 #: (`+` keeps SQLite from leading with the recorded_at or countries indexes instead).
 def _walk_sql(known: bool, country: bool) -> str:
     recorded = " AND +e.recorded_at <= :k" if known else ""
-    involving = (" AND EXISTS (SELECT 1 FROM event_countries AS c WHERE c.event = e.id AND c.country = :country)"
+    involving = (" AND EXISTS (SELECT 1 FROM event_countries AS c WHERE c.country = :country AND c.seq = e.seq)"
                  if country else "")
     return f"""SELECT e.project, e.occurred_start FROM effective_events AS e
 WHERE e.occurred_start <= :v AND +e.project IS NOT NULL{recorded}{involving}

@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 6
+ENGINE_VERSION = 7
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -43,7 +43,6 @@ CREATE TABLE event_countries (
     seq INTEGER NOT NULL,
     PRIMARY KEY (country, seq)
 ) WITHOUT ROWID;
-CREATE INDEX event_countries_event ON event_countries (event);
 CREATE TABLE sum_reported_cells (
     projection TEXT NOT NULL,
     key TEXT NOT NULL,
