@@ -30,6 +30,10 @@ year and the year rows after d's year (each closed at T and reopened at T with n
 totals): at most 11 + one per later year, however late the event. An event before a
 country's first year adds zero year rows back to it.
 
+The table is keyed by (country, level, start, known_from), one version of one checkpoint,
+and stored in that order (WITHOUT ROWID): the lookups below walk the key itself, so the
+checkpoints need no index beside them.
+
 "As of V, known at T" for a country is then a few indexed lookups:
 
     Y = the year row with the latest start <= V's year, the version live at T
@@ -56,7 +60,7 @@ from . import sql
 from .protocol import CannedQuery, Command
 
 NAME = "country_tallies"
-VERSION = 3
+VERSION = 4
 SHAPE = "sum"
 HISTORY = "country_tallies_history"
 #: Yearly and monthly running totals, bitemporal (see above).
@@ -113,10 +117,9 @@ CREATE TABLE country_tallies_checkpoints (
     start TEXT NOT NULL,
     known_from TEXT NOT NULL,
     known_to TEXT,
-    {TOTALS_DDL}
-);
-CREATE INDEX country_tallies_checkpoints_as_of
-    ON country_tallies_checkpoints (country, level, start, known_from);
+    {TOTALS_DDL},
+    PRIMARY KEY (country, level, start, known_from)
+) WITHOUT ROWID;
 CREATE INDEX country_tallies_checkpoints_current
     ON country_tallies_checkpoints (country, level, start) WHERE known_to IS NULL;
 CREATE TABLE country_tallies (
@@ -175,6 +178,13 @@ def add(total: list, values: tuple, valid_from: str, sign: int = 1) -> None:
 # --- what the tracker asks and shows (see projections.protocol) ----------------------------
 
 
+def _named(key: str, level: str, named: str) -> str:
+    """The checkpoint row a lookup `named` (its start, a day of ten characters, then its
+    known_from), found by its primary key."""
+    return (f"c.country = {key} AND c.level = '{level}' AND c.start = substr({named}, 1, 10)"
+            f" AND c.known_from = substr({named}, 11)")
+
+
 def _as_of_sql() -> str:
     """Country tallies as of V known at T: two checkpoints + at most a month of contribution rows.
 
@@ -210,7 +220,7 @@ keys(country) AS (
 ),
 years AS (
   SELECT keys.country, (
-    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    SELECT c.start || c.known_from FROM country_tallies_checkpoints AS c
     WHERE c.country = keys.country AND c.level = 'year' AND c.start <= b.year AND """
         + live_at_k
         + """
@@ -220,24 +230,37 @@ years AS (
 ),
 months AS (
   SELECT y.country, y.checkpoint, y.start AS year, (
-    SELECT c.rowid FROM country_tallies_checkpoints AS c
+    SELECT c.start || c.known_from FROM country_tallies_checkpoints AS c
     WHERE c.country = y.country AND c.level = 'month' AND c.start > y.start AND c.start < date(y.start, '+1 year')
       AND c.start <= b.month AND """
         + live_at_k
         + """
     ORDER BY c.start DESC, c.known_from DESC LIMIT 1
   ) AS month_checkpoint
-  FROM (SELECT years.*, c.start FROM years JOIN country_tallies_checkpoints AS c ON c.rowid = years.checkpoint) AS y, b
+  FROM (SELECT years.*, c.start FROM years JOIN country_tallies_checkpoints AS c ON """
+        + _named("years.country", "year", "years.checkpoint")
+        + """) AS y, b
 ),
 picked AS (
   SELECT m.country, m.checkpoint, m.month_checkpoint, coalesce(c.start, m.year) AS start
-  FROM months AS m LEFT JOIN country_tallies_checkpoints AS c ON c.rowid = m.month_checkpoint
+  FROM months AS m LEFT JOIN country_tallies_checkpoints AS c ON """
+        + _named("m.country", "month", "m.month_checkpoint")
+        + """
 ),
 parts AS (
   SELECT c.country, """
         + from_checkpoint
         + """
-  FROM picked AS p JOIN country_tallies_checkpoints AS c ON c.rowid IN (p.checkpoint, p.month_checkpoint)
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON """
+        + _named("p.country", "year", "p.checkpoint")
+        + """
+  UNION ALL
+  SELECT c.country, """
+        + from_checkpoint
+        + """
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON """
+        + _named("p.country", "month", "p.month_checkpoint")
+        + """
   UNION ALL
   SELECT h.country, """
         + from_rows

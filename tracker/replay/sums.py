@@ -41,7 +41,9 @@ def _next_year(year: str) -> str:
 
 @dataclass
 class _KeyCheckpoints:
-    """One key's open checkpoint rows: row = [rowid or None, known_from, totals, dirty]."""
+    """One key's open checkpoint rows: row = [stored, known_from, totals, dirty], `stored`
+    when the row is in the table (keyed by key, level, start, known_from), `dirty` when its
+    totals changed since."""
 
     years: dict[str, list] = field(default_factory=dict)
     ylo: str | None = None
@@ -75,7 +77,7 @@ class SumFold:
         self.totals: dict[str, list] = {}
         self.cps: dict[str, _KeyCheckpoints] = {}
         self.cp_closed: list[tuple] = []  # closed checkpoint rows never written, to insert
-        self.cp_close_ids: list[tuple] = []  # (known_to, rowid) of stored rows to close
+        self.cp_close_ids: list[tuple] = []  # (known_to, *key) of stored rows to close
         # full replay only: per key, the live contributions' valid_from days (sorted) and counts
         self.live_days: dict[str, tuple[list[str], dict[str, int]]] = {}
         self.cells = ReportedCells(conn, p, full=full)
@@ -88,6 +90,8 @@ class SumFold:
             f"INSERT INTO {p.CHECKPOINTS} ({', '.join(checkpoints)})"
             f" VALUES ({','.join('?' * len(checkpoints))})"
         )
+        #: A checkpoint row's primary key (one version of one checkpoint).
+        self._checkpoint_key = f"{p.KEY_COLUMN} = ? AND level = ? AND start = ? AND known_from = ?"
 
     # the three moves ---------------------------------------------------------------
 
@@ -254,11 +258,11 @@ class SumFold:
     def _load_checkpoints(self, key: str, level: str, low: str, high: str):
         p = self.p
         sql = (
-            f"SELECT rowid, start, known_from, {', '.join(p.TOTAL_COLUMNS)} FROM {p.CHECKPOINTS}"
+            f"SELECT start, known_from, {', '.join(p.TOTAL_COLUMNS)} FROM {p.CHECKPOINTS}"
             f" WHERE {p.KEY_COLUMN} = ? AND level = ? AND start >= ? AND start < ? AND known_to IS NULL"
         )
-        for rowid, start, known_from, *totals in self.conn.execute(sql, (key, level, low, high)):
-            yield start, [rowid, known_from, totals, False]
+        for start, known_from, *totals in self.conn.execute(sql, (key, level, low, high)):
+            yield start, [True, known_from, totals, False]
 
     def _year_months(self, key: str, cps: _KeyCheckpoints, year: str) -> dict[str, list]:
         months = cps.months.get(year)
@@ -271,15 +275,15 @@ class SumFold:
 
     def _revise(self, key: str, level: str, start: str, row: list, known_at: str) -> list:
         """The checkpoint row's totals, to be changed at `known_at` (a new version unless opened then)."""
-        rowid, known_from, totals, _ = row
+        stored, known_from, totals, _ = row
         if known_from == known_at:
             row[3] = True
             return totals
-        if rowid is not None:
-            self.cp_close_ids.append((known_at, rowid))
+        if stored:
+            self.cp_close_ids.append((known_at, key, level, start, known_from))
         else:
             self.cp_closed.append((key, level, start, known_from, known_at, *totals))
-        row[:] = [None, known_at, list(totals), True]
+        row[:] = [False, known_at, list(totals), True]
         return row[2]
 
     def _year_so_far(self, key: str, cps: _KeyCheckpoints, year: str) -> list:
@@ -307,13 +311,13 @@ class SumFold:
             total = self._total(key)
             y = year if cps.yhi is None else _next_year(cps.yhi)
             while y <= year:
-                years[y] = [None, known_at, list(total), True]
+                years[y] = [False, known_at, list(total), True]
                 y = _next_year(y)
             cps.yhi, cps.ylo = year, cps.ylo or year
         elif year < cps.ylo:  # a new year at the start: nothing before it
             y = year
             while y < cps.ylo:
-                years[y] = [None, known_at, p.empty(), True]
+                years[y] = [False, known_at, p.empty(), True]
                 y = _next_year(y)
             cps.ylo = year
         months = self._year_months(key, cps, year)
@@ -323,7 +327,7 @@ class SumFold:
             m = mhi or year
             while m < month:
                 m = _next_month(m)
-                months[m] = [None, known_at, list(so_far), True]
+                months[m] = [False, known_at, list(so_far), True]
             mhi = cps.mhi[year] = month
         latest = None
         for level, rows, start_at, end in (("month", months, month, mhi), ("year", years, year, cps.yhi)):
@@ -343,7 +347,7 @@ class SumFold:
     def _write_checkpoints(self, final: bool) -> None:
         conn, p = self.conn, self.p
         if self.cp_close_ids:
-            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET known_to = ? WHERE rowid = ?", self.cp_close_ids)
+            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET known_to = ? WHERE {self._checkpoint_key}", self.cp_close_ids)
             self.cp_close_ids.clear()
         if self.cp_closed:
             self.cp_closed.sort(key=itemgetter(0, 1, 2, 3))
@@ -356,12 +360,12 @@ class SumFold:
             cps = self.cps[key]
             every = [("month", m, row) for months in cps.months.values() for m, row in months.items()]
             every += [("year", y, row) for y, row in cps.years.items()]
-            for level, start, (rowid, known_from, totals, dirty) in sorted(every, key=itemgetter(0, 1)):
-                if rowid is None:
+            for level, start, (stored, known_from, totals, dirty) in sorted(every, key=itemgetter(0, 1)):
+                if not stored:
                     opened.append((key, level, start, known_from, None, *totals))
                 elif dirty:
-                    updated.append((*totals, rowid))
+                    updated.append((*totals, key, level, start, known_from))
         conn.executemany(self._insert_checkpoints, opened)
         if updated:
             sets = ", ".join(f"{c} = ?" for c in p.TOTAL_COLUMNS)
-            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET {sets} WHERE rowid = ?", updated)
+            conn.executemany(f"UPDATE {p.CHECKPOINTS} SET {sets} WHERE {self._checkpoint_key}", updated)
