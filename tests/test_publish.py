@@ -249,6 +249,30 @@ def test_dashboard_and_its_chart_queries(ds):
             assert_no_live_markup(data.text)
 
 
+def test_the_dashboards_countries_are_the_events_countries_counted(ds, built):
+    """Countries involved and events by country come from the country tallies as of the
+    date: the same numbers as counting each event's countries (what the charts once did)."""
+    import sqlite3
+    import urllib.parse
+
+    charts = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
+    conn = sqlite3.connect(built[1])
+    names = dict(conn.execute("SELECT code, name FROM countries"))
+    for as_of in ("", "2024-06-30", "2010-01-01"):
+        counted = dict(conn.execute(
+            "SELECT c.country, count(*) FROM event_countries c JOIN effective_events e ON e.seq = c.seq"
+            " WHERE ? = '' OR e.occurred_start <= ? GROUP BY c.country", (as_of, as_of)))
+
+        def chart(slug):
+            query = urllib.parse.urlencode({"sql": charts[slug]["query"], "as_of": as_of, "_shape": "objects"})
+            return get(ds, "/tracker.json?" + query).json()["rows"]
+
+        assert chart("total-countries") == [{"n": len(counted)}], as_of
+        assert {row["country"]: row["events"] for row in chart("country-tallies")} == {
+            names.get(code, code): n for code, n in counted.items()}, as_of
+    assert counted  # (the record has events before 2010)
+
+
 def test_the_dashboards_figures_read_as_the_pages_do(ds):
     """Country names, not codes, and dollars in words, as on the project and event pages."""
     import urllib.parse

@@ -105,6 +105,10 @@ def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
             database["tables"][name] = {**database["tables"][name], "hidden": True}
     charts = metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     charts["projects-by-status"]["query"] = PROJECTS_BY_STATUS
+    from projections import country_tallies
+
+    for chart in charts.values():  # (countries involved, events by country)
+        chart["query"] = chart["query"].replace("COUNTRY_TALLIES_AS_OF", country_tallies.AS_OF_SQL)
     from tracker.publish.reported_sql import add_reported_by
 
     add_reported_by(metadata, DB_NAME)  # reported_by, answered by the plugin's SQL function
