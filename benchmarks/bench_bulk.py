@@ -180,7 +180,7 @@ def _tables(db: Path, n: int) -> None:
 
 
 def _pages(db: Path) -> None:
-    from benchmarks.bench_datasette import PAGES, measure, reader_pages
+    from benchmarks.bench_datasette import PAGES, dashboard_pages, measure, reader_pages
     from tracker.publish.schema import prepare_path
     from tracker.publish.site import datasette_for
 
@@ -190,7 +190,7 @@ def _pages(db: Path) -> None:
     async def main():
         await ds.invoke_startup()
         worst = 0.0
-        for name, url in {**PAGES, **reader_pages(db)}.items():
+        for name, url in {**PAGES, **reader_pages(db), **dashboard_pages()}.items():
             median, status = await measure(ds, url, 5)
             worst = max(worst, median)
             flag = "" if status == 200 and median < 200 else "  <-- over target"
