@@ -190,7 +190,9 @@ class SumProjection(Projection, Protocol):
     #: (HISTORY, the contribution rows, also has a `reported` column and the indexes
     #: `HISTORY_reported` and `HISTORY_advance`, which the reported axis reads: see
     #: `projections.country_tallies` and `tracker.replay.reported_sums`.)
-    #: The yearly and monthly running totals, bitemporal.
+    #: The yearly and monthly running totals, bitemporal; keyed by (key, level, start,
+    #: known_from), with a partial index `CHECKPOINTS_current` of the rows live now, which a
+    #: catch-up reads (the key holds every version: thousands for a busy key's years).
     CHECKPOINTS: str
     #: A contribution's values, in order.
     CONTRIBUTION_COLUMNS: tuple[str, ...]
