@@ -130,6 +130,18 @@ def test_incremental_catch_up_equals_a_full_replay(shortcuts, batches):
 
 @SETTINGS
 @given(logs())
+def test_event_days_count_the_effective_events_by_day_and_kind(batches):
+    """Kept through corrections that move an event and retractions, caught up batch by batch."""
+    def check(store, _):
+        counted = store.conn.execute(
+            "SELECT occurred_start, kind, count(*) FROM effective_events GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        assert store.conn.execute("SELECT day, kind, events FROM event_days ORDER BY 1, 2").fetchall() == counted
+
+    _run(batches, check)
+
+
+@SETTINGS
+@given(logs())
 def test_two_full_replays_give_identical_tables(batches):
     def check(store, _):
         assert full_digests(store) == full_digests(store)

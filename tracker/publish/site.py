@@ -88,7 +88,7 @@ def _placed(entries: dict[str, Any] | None, declared: dict[str, Any], what: str)
 INTERNAL_TABLES = (
     "project_status_history", "country_tallies_history", "country_tallies_checkpoints",
     "summit_timeline_history", "figure_history", "former_keys", "sum_reported_cells",
-    "sum_reported_versions", "replay_state", "replay_head",
+    "sum_reported_versions", "event_days", "replay_state", "replay_head",
     "publish_meta", "events_fts",
 )
 

@@ -79,6 +79,7 @@ class _Run:
         self.amended: set[int] = set()
         self.ee_rows: list[tuple] = []
         self.ec_rows: list[tuple] = []
+        self.days = effective.EventDays()
         open_queue(conn)
 
     def apply_log(self, after_seq: int) -> tuple[int, int]:
@@ -103,6 +104,7 @@ class _Run:
                 if len(self.ee_rows) >= FLUSH:
                     self.flush()
         self.flush()
+        self.days.write(self.conn)
         return count, last
 
     def amend(self, seq: int, known_at: str, record: dict[str, Any]) -> None:
@@ -156,6 +158,7 @@ class _Run:
         if old is not None:  # (an amendment flushed everything before it came here)
             conn.execute("DELETE FROM effective_events WHERE seq = ?", (seq,))
             conn.executemany(effective.DELETE_COUNTRIES, effective.country_rows(old, seq))
+            self.days.leave(old)
         if new is not None:
             self.ee_rows.append(effective.row(new, seq, recorded_at, corrected, logged))
             self.ec_rows.extend(effective.country_rows(new, seq))
@@ -188,6 +191,7 @@ class _Run:
 
     def flush(self) -> None:
         if self.ee_rows:
+            self.days.enter(self.ee_rows)
             self.conn.executemany(effective.INSERT, self.ee_rows)
             self.conn.executemany(effective.INSERT_COUNTRIES, self.ec_rows)
             self.ee_rows.clear()

@@ -1,4 +1,4 @@
-"""The derived tables: the engine's own (effective events, event countries) and every
+"""The derived tables: the engine's own (effective events, event countries, event days) and every
 projection's, as SQL; how a full replay drops and recreates them, indexes deferred.
 """
 
@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 #: Version of the effective-event index (the engine's own derived tables).
-ENGINE_VERSION = 7
+ENGINE_VERSION = 8
 ENGINE = "effective_events"
 
 ENGINE_SCHEMA = """
@@ -42,6 +42,12 @@ CREATE TABLE event_countries (
     country TEXT NOT NULL REFERENCES countries (code),
     seq INTEGER NOT NULL,
     PRIMARY KEY (country, seq)
+) WITHOUT ROWID;
+CREATE TABLE event_days (
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (day, kind)
 ) WITHOUT ROWID;
 CREATE TABLE sum_reported_cells (
     projection TEXT NOT NULL,
