@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 
 import pytest
 
@@ -303,6 +304,13 @@ def test_the_home_page_as_of_a_date_counts_what_had_happened_then(live):
     then = get(live, "/?as_of=2024-08-01").text
     count = lambda text, what: int(re.search(r"<strong>([\d,]+)</strong>" + what, text).group(1).replace(",", ""))
     assert count(then, "events") < count(now, "events")
+    conn = sqlite3.connect(live.databases["tracker"].path)
+    for text, day in ((now, "9999-12-31"), (then, "2024-08-01")):  # (summed from event_days)
+        counted = lambda kinds: conn.execute(
+            f"SELECT count(*) FROM effective_events WHERE occurred_start <= ? AND kind IN ({kinds})", (day,)).fetchone()[0]
+        assert count(text, "events") == counted("SELECT kind FROM effective_events")
+        assert count(text, "signings and MoUs") == counted("'signing', 'mou'") > 0
+    conn.close()
     assert 'name="as_of" value="2024-08-01"' in then and "Shown as of <strong>2024-08-01</strong>" in then
     assert "Projects by status as of 2024-08-01" in then
     assert 'href="/event/2024-11-korea-central-asia-summit-agreed' not in then  # not yet happened

@@ -332,9 +332,10 @@ def _start(form: dict[str, Any]) -> str:
 
 # --- the home page ------------------------------------------------------------------------
 
+#: (events and agreements summed from event_days, a row per day and kind, not counted one by one)
 HOME_NUMBERS_SQL = """SELECT
-  (SELECT count(*) FROM effective_events) AS events,
-  (SELECT count(*) FROM effective_events WHERE kind IN ('signing', 'mou')) AS agreements,
+  (SELECT coalesce(sum(events), 0) FROM event_days) AS events,
+  (SELECT coalesce(sum(events), 0) FROM event_days WHERE kind IN ('signing', 'mou')) AS agreements,
   (SELECT count(*) FROM projects) AS projects,
   (SELECT count(*) FROM country_tallies WHERE events > 0) AS countries"""
 
@@ -376,10 +377,15 @@ def _dated(known: bool, covered: bool = True) -> str:
 
 
 def _home_as_of_sql(known: bool) -> dict[str, str]:
-    return {
-        "numbers": f"""SELECT
+    # as of V alone, summed from event_days; known at T as well, counted (event_days has no
+    # knowledge time)
+    numbers = f"""SELECT
   (SELECT count(*) FROM effective_events WHERE {_dated(known)}) AS events,
-  (SELECT count(*) FROM effective_events WHERE kind IN ('signing', 'mou') AND {_dated(known)}) AS agreements""",
+  (SELECT count(*) FROM effective_events WHERE kind IN ('signing', 'mou') AND {_dated(known)}) AS agreements""" if known else """SELECT
+  (SELECT coalesce(sum(events), 0) FROM event_days WHERE day <= :v) AS events,
+  (SELECT coalesce(sum(events), 0) FROM event_days WHERE kind IN ('signing', 'mou') AND day <= :v) AS agreements"""
+    return {
+        "numbers": numbers,
         "latest": f"""SELECT id, kind, occurred, summary, project, countries FROM effective_events
 WHERE {_dated(known, covered=False)} ORDER BY occurred_start DESC, occurred_end DESC, seq DESC LIMIT :limit""",
         # the summits most recently stepped towards by V
