@@ -275,7 +275,8 @@ def test_the_dashboards_countries_are_the_events_countries_counted(ds, built):
 
 def test_the_dashboards_totals_and_years_are_the_events_counted(ds, built):
     """Events, signings and MoUs, and events per year by kind sum event_days: the same
-    numbers as counting the effective events, undated and as of a date."""
+    numbers as counting the effective events, undated and as of a date; and the projects'
+    numbers are those of their history."""
     import sqlite3
     import urllib.parse
 
@@ -299,6 +300,13 @@ def test_the_dashboards_totals_and_years_are_the_events_counted(ds, built):
             "SELECT substr(occurred_start, 1, 4), kind, count(*) FROM effective_events"
             " WHERE ? = '' OR occurred_start <= ? GROUP BY 1, 2", (as_of, as_of)).fetchall()
         assert sorted((r["year"], r["kind"], r["events"]) for r in chart("events-by-year")) == sorted(by_year), as_of
+        # projects: undated from the `projects` view, dated from every live history row
+        day = as_of or "9999-12-31"
+        live = "FROM project_status_history WHERE known_to IS NULL AND valid_from <= ?"
+        assert chart("total-projects") == [{"n": conn.execute(f"SELECT count(DISTINCT project) {live}", (day,)).fetchone()[0]}]
+        by_status = conn.execute(f"SELECT status, count(*) {live} AND (valid_to IS NULL OR valid_to > ?) GROUP BY status",
+                                 (day, day)).fetchall()
+        assert sorted((r["status"], r["projects"]) for r in chart("projects-by-status")) == sorted(by_status), as_of
     assert counted() > 0
 
 

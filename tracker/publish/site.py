@@ -24,11 +24,17 @@ from tracker.publish.schema import DB_NAME
 # line shares): plain SQL taking :as_of and :known_at as people type them, blank meaning no
 # bound, so `datasette publish` serves it without this package.
 
-#: Projects by status on the dashboard, as of the dashboard's date filter (blank = now).
-PROJECTS_BY_STATUS = """SELECT h.status, count(*) AS projects
+#: Projects by status on the dashboard, as of the dashboard's date filter; blank, from the
+#: `projects` view (a partial index of the current rows by status: every live row of a
+#: million events' history took 180-230 ms).
+PROJECTS_BY_STATUS = """SELECT status, count(*) AS projects FROM projects
+WHERE coalesce(:as_of, '') = ''
+GROUP BY status
+UNION ALL
+SELECT h.status, count(*) AS projects
 FROM project_status_history h
-WHERE h.known_to IS NULL AND h.valid_from <= coalesce(nullif(:as_of, ''), '9999-12-31')
-  AND (h.valid_to IS NULL OR h.valid_to > coalesce(nullif(:as_of, ''), '9999-12-31'))
+WHERE coalesce(:as_of, '') <> '' AND h.known_to IS NULL AND h.valid_from <= :as_of
+  AND (h.valid_to IS NULL OR h.valid_to > :as_of)
 GROUP BY h.status"""
 
 # --- metadata ---------------------------------------------------------------------------
