@@ -249,13 +249,23 @@ def test_dashboard_and_its_chart_queries(ds):
             assert_no_live_markup(data.text)
 
 
+def chart_rows(ds, slug: str, as_of: str) -> list[dict]:
+    """A dashboard chart's rows as the dashboard asks for them, with its date filter."""
+    import urllib.parse
+
+    from datasette_dashboards import replace_opts_in_query
+
+    chart = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"][slug]
+    sql = replace_opts_in_query(chart["query"], {"as_of": as_of})
+    query = urllib.parse.urlencode({"sql": sql, "as_of": as_of, "_shape": "objects"})
+    return get(ds, "/tracker.json?" + query).json()["rows"]
+
+
 def test_the_dashboards_countries_are_the_events_countries_counted(ds, built):
     """Countries involved and events by country come from the country tallies as of the
     date: the same numbers as counting each event's countries (what the charts once did)."""
     import sqlite3
-    import urllib.parse
 
-    charts = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     conn = sqlite3.connect(built[1])
     names = dict(conn.execute("SELECT code, name FROM countries"))
     for as_of in ("", "2024-06-30", "2010-01-01"):
@@ -264,8 +274,7 @@ def test_the_dashboards_countries_are_the_events_countries_counted(ds, built):
             " WHERE ? = '' OR e.occurred_start <= ? GROUP BY c.country", (as_of, as_of)))
 
         def chart(slug):
-            query = urllib.parse.urlencode({"sql": charts[slug]["query"], "as_of": as_of, "_shape": "objects"})
-            return get(ds, "/tracker.json?" + query).json()["rows"]
+            return chart_rows(ds, slug, as_of)
 
         assert chart("total-countries") == [{"n": len(counted)}], as_of
         assert {row["country"]: row["events"] for row in chart("country-tallies")} == {
@@ -278,17 +287,11 @@ def test_the_dashboards_totals_and_years_are_the_events_counted(ds, built):
     numbers as counting the effective events, undated and as of a date; and the projects'
     numbers are those of their history."""
     import sqlite3
-    import urllib.parse
 
-    from datasette_dashboards import replace_opts_in_query
-
-    charts = load_metadata()["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
     conn = sqlite3.connect(built[1])
     for as_of in ("", "2024-06-30", "2010-01-01"):
         def chart(slug):
-            sql = replace_opts_in_query(charts[slug]["query"], {"as_of": as_of})
-            query = urllib.parse.urlencode({"sql": sql, "as_of": as_of, "_shape": "objects"})
-            return get(ds, "/tracker.json?" + query).json()["rows"]
+            return chart_rows(ds, slug, as_of)
 
         def counted(where=""):
             return conn.execute("SELECT count(*) FROM effective_events WHERE (? = '' OR occurred_start <= ?)" + where,
