@@ -197,12 +197,33 @@ def test_event_links_to_its_project_and_countries(ds):
     listed = get(ds, "/tracker/effective_events?id=hostile-test-event")
     assert 'href="/project/hostile-project"' in listed.text  # the project's page, labelled with its name
     assert_no_live_markup(listed.text)
-    page = get(ds, "/tracker/effective_events/hostile-test-event")
-    assert page.status_code == 200
-    assert "/tracker/event_countries?event=hostile-test-event" in page.text
+    page = get(ds, "/event/hostile-test-event")
+    assert page.status_code == 200 and 'href="/project/hostile-project"' in page.text
     assert_no_live_markup(page.text)
     countries = get(ds, "/tracker/event_countries?event=hostile-test-event")
     assert 'href="/tracker/countries/UZ"' in countries.text
+
+
+def test_an_events_table_rows_page_is_the_events_own_page(ds, tmp_path):
+    """Datasette's page for a row of the events table goes to the reader's page of the event
+    (the axes carried); the row's JSON stays Datasette's, and so does another database's
+    table that happens to have the name."""
+    import sqlite3
+
+    from datasette.app import Datasette
+
+    page = get(ds, "/tracker/effective_events/hostile-test-event?as_of=2024-06-30")
+    assert (page.status_code, page.headers["location"]) == (302, "/event/hostile-test-event?as_of=2024-06-30")
+    row = get(ds, "/tracker/effective_events/hostile-test-event.json").json()
+    assert row["rows"][0][0] == "hostile-test-event"
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE effective_events (id TEXT PRIMARY KEY, note TEXT)")
+    conn.execute("INSERT INTO effective_events VALUES ('e1', 'not the tracker''s')")
+    conn.commit()
+    conn.close()
+    plain = get(Datasette([str(other)]), "/other/effective_events/e1")
+    assert plain.status_code == 200 and "not the tracker" in plain.text
 
 
 def test_facets(ds):

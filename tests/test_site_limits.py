@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Counts to a billion: a query that runs until its time limit stops it.
 SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c where x < 1000000000"
 #: Pages the site links to, which must answer whatever else is asked of it.
-FAST_PAGES = ["/-/versions.json", "/tracker/projects", "/", "/tracker/effective_events/hostile-test-event"]
+FAST_PAGES = ["/-/versions.json", "/tracker/projects", "/", "/tracker/effective_events/hostile-test-event.json"]
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +379,7 @@ def test_each_request_runs_in_its_lane(query, lane):
 
 # --- 4. read-only: GET and HEAD only -------------------------------------------------------------
 
-PATHS = ["/", "/tracker", "/tracker/projects", "/tracker/effective_events", "/tracker/effective_events/hostile-test-event",
+PATHS = ["/", "/tracker", "/tracker/projects", "/tracker/effective_events", "/tracker/effective_events/hostile-test-event.json",
          "/tracker/project_status_on", "/tracker/search?q=train", "/-/versions.json", "/-/dashboards/ksilkroad"]
 
 
