@@ -55,16 +55,25 @@ async def _start(datasette, request) -> tuple[str | None, pages.Bounds | None, R
     return database, when, None
 
 
-async def project_page(datasette, request) -> Response:
-    slug = urllib.parse.unquote(request.url_vars["slug"])
+async def _read_page(datasette, request, what: str, read):
+    """A reader's page's start: the axes asked, then `read(conn, name, when)` for the name in
+    the path (`what`: project or event) on the tracker's database. Returns (database,
+    when, name, data), or a Response: an error page, 404 naming what was asked for."""
+    name = urllib.parse.unquote(request.url_vars["slug" if what == "project" else "id"])
     database, when, failed = await _start(datasette, request)
     if failed:
         return failed
-    db = datasette.get_database(database)
-    data = await db.execute_fn(lambda conn: pages.project(conn, slug, when))
+    data = await datasette.get_database(database).execute_fn(lambda conn: read(conn, name, when))
     if data is None:
-        return await _error(datasette, request, 404, "No such project",
-                            f"the tracker has no project '{slug}'")
+        return await _error(datasette, request, 404, f"No such {what}", f"the tracker has no {what} '{name}'")
+    return database, when, name, data
+
+
+async def project_page(datasette, request) -> Response:
+    started = await _read_page(datasette, request, "project", pages.project)
+    if isinstance(started, Response):
+        return started
+    database, when, slug, data = started
     urls = links(datasette, when)
     import datetime as dt
 
@@ -83,14 +92,10 @@ async def project_page(datasette, request) -> Response:
 
 
 async def event_page(datasette, request) -> Response:
-    event_id = urllib.parse.unquote(request.url_vars["id"])
-    database, when, failed = await _start(datasette, request)
-    if failed:
-        return failed
-    db = datasette.get_database(database)
-    data = await db.execute_fn(lambda conn: pages.event(conn, event_id, when))
-    if data is None:
-        return await _error(datasette, request, 404, "No such event", f"the tracker has no event '{event_id}'")
+    started = await _read_page(datasette, request, "event", pages.event)
+    if isinstance(started, Response):
+        return started
+    database, when, event_id, data = started
     urls = links(datasette, when)
     body = await datasette.render_template("tracker_event.html", {
         "e": data, "when": when, "database": database, **urls, "pin": pin(datasette, data),
