@@ -54,6 +54,9 @@ def row(form: dict[str, Any], seq: int, recorded_at: str, corrected: bool, logge
     )
 
 
+_OCCURRED_START, _KIND = COLUMNS.index("occurred_start"), COLUMNS.index("kind")
+
+
 class EventDays:
     """`event_days`: how many effective events begin on each day (occurred_start), by kind.
 
@@ -72,9 +75,9 @@ class EventDays:
 
     def enter(self, rows: list[tuple]) -> None:
         """`effective_events` rows (`row`) going in."""
-        changes = self.changes
+        changes, day, kind = self.changes, _OCCURRED_START, _KIND
         for r in rows:
-            key = (r[4], r[2])  # (occurred_start, kind)
+            key = (r[day], r[kind])
             changes[key] = changes.get(key, 0) + 1
 
     def leave(self, form: dict[str, Any]) -> None:
