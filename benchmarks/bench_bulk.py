@@ -145,21 +145,15 @@ def bulk(n: int, workdir: Path) -> None:
     if os.environ.get("BENCH_BULK_TABLES"):
         _tables(db, n)
 
-    from benchmarks.bench_replay import APPEND, QUERIES, SPLIT
+    from benchmarks.bench_replay import QUERIES, SPLIT, append_line, named_figures
 
     if os.environ.get("BENCH_BULK_SPLIT"):  # the full replay again, phase by phase
-        for line in _python(SPLIT, db):
-            if line.strip():
-                name, seconds = line.split()
-                print(f"  replay phase {name.replace('_', ' ')}: {float(seconds):.2f} s")
+        for name, seconds in named_figures(SPLIT, db):
+            print(f"  replay phase {name.replace('_', ' ')}: {seconds:.2f} s")
 
-    median, worst, first = map(float, _python(APPEND, db)[0].split())
-    print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms of 9 (target < 50); "
-          f"the process's first, which builds the event validator, {first:.1f} ms")
-    for line in _python(QUERIES, db):
-        if line.strip():
-            name, ms = line.split()
-            print(f"query {name}: {float(ms):.2f} ms{'' if 'all' in name or float(ms) < 10 else '  <-- over 10 ms'}")
+    print(append_line(db))
+    for name, ms in named_figures(QUERIES, db):
+        print(f"query {name}: {ms:.2f} ms{'' if 'all' in name or ms < 10 else '  <-- over 10 ms'}")
     sys.stdout.flush()
     # in a process of its own, as a server runs: not in this one, which has done a run's work
     subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from benchmarks.bench_bulk import _pages;"

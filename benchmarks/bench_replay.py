@@ -177,6 +177,18 @@ def _python(script: str, db: Path) -> list[str]:
     return out.stdout.split("\n")
 
 
+def named_figures(script: str, db: Path) -> list[tuple[str, float]]:
+    """What a script of this module prints, a `name value` per line, as (name, value)."""
+    return [(name, float(value)) for name, value in (line.split() for line in _python(script, db) if line.strip())]
+
+
+def append_line(db: Path) -> str:
+    """The APPEND script's figures, in words."""
+    median, worst, first = map(float, _python(APPEND, db)[0].split())
+    return (f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms of 9 (target < 50); "
+            f"the process's first, which builds the event validator, {first:.1f} ms")
+
+
 def prepare(n: int, workdir: Path) -> Path:
     """The benchmark log of `n` synthetic events, generated and imported unless already there."""
     import orjson
@@ -224,24 +236,16 @@ def run(suite: str, n: int, workdir: str | None) -> None:
     )
 
     if os.environ.get("BENCH_REPLAY_SPLIT"):
-        for line in _python(SPLIT, db):
-            if line.strip():
-                name, seconds = line.split()
-                print(f"  split {name.replace('_', ' ')}: {float(seconds):.2f} s")
+        for name, seconds in named_figures(SPLIT, db):
+            print(f"  split {name.replace('_', ' ')}: {seconds:.2f} s")
 
-    median, worst, first = map(float, _python(APPEND, db)[0].split())
-    print(f"append one event + catch-up: median {median:.1f} ms, worst {worst:.1f} ms (of 9); "
-          f"the process's first, which builds the event validator, {first:.1f} ms")
+    print(append_line(db))
 
-    for line in _python(QUERIES, db):
-        if line.strip():
-            name, ms = line.split()
-            print(f"query {name} (as-of + known-at unless 'now'): {float(ms):.2f} ms")
+    for name, ms in named_figures(QUERIES, db):
+        print(f"query {name} (as-of + known-at unless 'now'): {ms:.2f} ms")
 
-    for line in _python(REPORTED, db):
-        if line.strip():
-            name, ms = line.split()
-            how = ("a replay in memory of every event that passes: the plain path" if name.endswith("plain")
-                   else "from the country's cells: the fast path" if name.startswith("country_tallies")
-                   else "from the key's own events: the fast path")
-            print(f"query {name} reported-by the log's middle day: {float(ms):,.2f} ms ({how})")
+    for name, ms in named_figures(REPORTED, db):
+        how = ("a replay in memory of every event that passes: the plain path" if name.endswith("plain")
+               else "from the country's cells: the fast path" if name.startswith("country_tallies")
+               else "from the key's own events: the fast path")
+        print(f"query {name} reported-by the log's middle day: {ms:,.2f} ms ({how})")

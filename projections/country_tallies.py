@@ -247,21 +247,15 @@ picked AS (
         + _named("m.country", "month", "m.month_checkpoint")
         + """
 ),
-parts AS (
-  SELECT c.country, """
-        + from_checkpoint
+parts AS ("""
+        + "".join(  # the two checkpoints picked, each by its key
+            f"""
+  SELECT c.country, {from_checkpoint}
+  FROM picked AS p JOIN country_tallies_checkpoints AS c ON {_named("p.country", level, named)}
+  UNION ALL"""
+            for level, named in (("year", "p.checkpoint"), ("month", "p.month_checkpoint"))
+        )
         + """
-  FROM picked AS p JOIN country_tallies_checkpoints AS c ON """
-        + _named("p.country", "year", "p.checkpoint")
-        + """
-  UNION ALL
-  SELECT c.country, """
-        + from_checkpoint
-        + """
-  FROM picked AS p JOIN country_tallies_checkpoints AS c ON """
-        + _named("p.country", "month", "p.month_checkpoint")
-        + """
-  UNION ALL
   SELECT h.country, """
         + from_rows
         + """

@@ -59,6 +59,31 @@ def example(kind: str, /, **overrides) -> dict:
     return {key: value for key, value in event.items() if value is not ...}
 
 
+def get(ds, path: str):
+    """A page of a Datasette instance, asked through its own client once it has started."""
+    import asyncio
+
+    async def run():
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    return asyncio.run(run())
+
+
+def bundled_log(path, *batches: list[dict]):
+    """A log at `path` holding the bundled record, then each of `batches`, caught up; returns `path`."""
+    from tracker.log.bundled import record_path
+    from tracker.log.importing import read_jsonl
+    from tracker.replay.engine import catch_up
+
+    with EventStore(path) as store:
+        store.append(read_jsonl(record_path()))
+        for batch in batches:
+            store.append(batch)
+        catch_up(store)
+    return path
+
+
 @pytest.fixture
 def store(tmp_path):
     with EventStore(tmp_path / "tracker.db") as s:

@@ -4,7 +4,6 @@ their own updated time."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import urllib.parse
@@ -14,6 +13,7 @@ import pytest
 
 from events.dates import parse_occurred
 from tests.test_publish import HOSTILE, HOSTILE_SUMMIT
+from tests.conftest import get
 from tracker.log.bundled import record_path
 from tracker.log.importing import read_jsonl
 from tracker.log.store import EventStore
@@ -256,14 +256,6 @@ def site(tmp_path_factory):
         rows = store.conn.execute("SELECT id, occurred, occurred_start, occurred_end FROM effective_events").fetchall()
     build(work / "tracker.db", work / "site.db")
     return datasette_for(work / "site.db", immutable=True, live=False), rows
-
-
-def get(ds, path):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get(path)
-
-    return asyncio.run(run())
 
 
 def local(url: str) -> str:

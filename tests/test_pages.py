@@ -4,12 +4,12 @@ serve` serves it) and as a built snapshot served under another name."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 
 import pytest
 
+from tests.conftest import get
 from tracker.log.bundled import record_path
 from tracker.log.importing import read_jsonl
 from tracker.log.store import EventStore
@@ -32,14 +32,6 @@ CORRECTION = {
                  "url": "https://example.com/trains", "author": None}],
 }
 RETRACTION = {"id": "ktg-plan-withdrawn", "kind": "retraction", "target": KTG, "reason": "Not confirmed"}
-
-
-def get(ds, path):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get(path)
-
-    return asyncio.run(run())
 
 
 @pytest.fixture(scope="module")

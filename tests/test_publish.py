@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.conftest import bundled_log, get
 from tracker.log.bundled import record_path
 from tracker.publish.build import build
 from tracker.publish.schema import prepare_path
@@ -53,10 +53,7 @@ HOSTILE_SUMMIT = {
 def built(tmp_path_factory):
     """The bundled record plus hostile events, built into a publishable database."""
     work = tmp_path_factory.mktemp("publish")
-    with EventStore(work / "tracker.db") as store:
-        store.append(read_jsonl(record_path()))
-        store.append([HOSTILE, HOSTILE_SUMMIT])
-        catch_up(store)
+    bundled_log(work / "tracker.db", [HOSTILE, HOSTILE_SUMMIT])
     out = work / "site.db"
     build(work / "tracker.db", out)
     return work, out
@@ -65,14 +62,6 @@ def built(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ds(built):
     return datasette_for(built[1], immutable=True, live=False)
-
-
-def get(ds, path):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get(path)
-
-    return asyncio.run(run())
 
 
 def all_tables(ds):
@@ -444,10 +433,7 @@ def test_the_projects_page_has_its_indexes_after_a_full_replay(tmp_path):
 
 
 def test_live_search_follows_new_events(tmp_path):
-    db = tmp_path / "live.db"
-    with EventStore(db) as store:
-        store.append(read_jsonl(record_path()))
-        catch_up(store)
+    db = bundled_log(tmp_path / "live.db")
     prepare_path(db)
     live = datasette_for(db)
     assert get(live, "/tracker/effective_events.json?_search=zanzibarite&_shape=array").json() == []

@@ -3,7 +3,6 @@ the same answers as the command line, and the plain SQL unchanged when it is bla
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 import urllib.parse
@@ -11,12 +10,10 @@ import urllib.parse
 import pytest
 
 import projections
-from tracker.log.bundled import record_path
-from tracker.log.importing import read_jsonl
+from tests.conftest import bundled_log, get
 from tracker.log.store import EventStore
 from tracker.publish.reported_sql import FUNCTION, register, with_reported_by
 from tracker.publish.site import datasette_for, load_metadata
-from tracker.replay.engine import catch_up
 from tracker.replay.keyed import reported_answer
 from tracker.replay.queries import answer
 
@@ -27,11 +24,7 @@ DAYS = ["2024-06-10", "2024-06-30", "2024-12-31", "2025-01", "2025-12-31"]
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("reported-site") / "tracker.db"
-    with EventStore(path) as store:
-        store.append(read_jsonl(record_path()))
-        catch_up(store)
-    return path
+    return bundled_log(tmp_path_factory.mktemp("reported-site") / "tracker.db")
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +33,7 @@ def ds(db):
 
 
 def get_json(ds, path: str, **params) -> list[dict]:
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get(path + "?" + urllib.parse.urlencode({**params, "_shape": "objects"}))
-
-    response = asyncio.run(run())
+    response = get(ds, path + "?" + urllib.parse.urlencode({**params, "_shape": "objects"}))
     assert response.status_code == 200, response.text[:500]
     return response.json()["rows"]
 
@@ -164,21 +153,13 @@ def test_the_dashboard_reported_by_counts_what_was_reported_then(ds):
 
 
 def test_the_dashboard_page_has_the_reported_by_filter(ds):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get("/-/dashboards/ksilkroad?reported_by=2024-12-31")
-
-    page = asyncio.run(run())
+    page = get(ds, "/-/dashboards/ksilkroad?reported_by=2024-12-31")
     assert page.status_code == 200
     assert 'name="reported_by"' in page.text and 'value="2024-12-31"' in page.text
 
 
 def test_a_reported_by_that_is_no_date_is_one_line_naming_it(ds):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get("/tracker/project_status_on.json?reported_by=2024-13&as_of=&known_at=&project=")
-
-    response = asyncio.run(run())
+    response = get(ds, "/tracker/project_status_on.json?reported_by=2024-13&as_of=&known_at=&project=")
     assert response.status_code == 400
     error = response.json()["error"]
     assert 'reported_by "2024-13"' in error and "month 13 does not exist" in error and "\n" not in error

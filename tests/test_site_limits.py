@@ -20,12 +20,10 @@ import pytest
 from tests.servers import free_port, wait_until_serving
 
 from tests.test_publish import HOSTILE
-from tracker.log.bundled import record_path
+from tests.conftest import bundled_log
 from tracker.publish.schema import prepare_path
 from tracker.publish.site import SETTINGS, datasette_for, load_metadata
-from tracker.replay.engine import catch_up
 from tracker.publish import limits
-from tracker.log.importing import read_jsonl
 from tracker.log.store import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +36,7 @@ FAST_PAGES = ["/-/versions.json", "/tracker/projects", "/", "/tracker/effective_
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    db = tmp_path_factory.mktemp("limits") / "source.db"
-    with EventStore(db) as store:
-        store.append(read_jsonl(record_path()))
-        store.append([HOSTILE])
-        catch_up(store)
+    db = bundled_log(tmp_path_factory.mktemp("limits") / "source.db", [HOSTILE])
     prepare_path(db)
     return db
 

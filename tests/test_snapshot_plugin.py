@@ -4,7 +4,6 @@ adds the same links, scripts and feeds as `tracker serve`, and either way it is 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import re
 import shlex
@@ -17,27 +16,16 @@ import pytest
 
 from tests.servers import free_port, wait_until_serving
 
-from tracker.log.bundled import record_path
-from tracker.log.importing import read_jsonl
-from tracker.log.store import EventStore
+from tests.conftest import bundled_log, get
 from tracker.publish import feeds, plugin
 from tracker.publish.schema import prepare_path
 from tracker.publish.site import datasette_for
-from tracker.replay.engine import catch_up
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REINSTALL = "the package's entry points are installed by `make setup` (pip install -e '.[test]'): run it again"
-
-
-def get(ds, path):
-    async def run():
-        await ds.invoke_startup()
-        return await ds.client.get(path)
-
-    return asyncio.run(run())
 
 
 def test_the_plugin_is_the_packages_datasette_entry_point():
@@ -50,10 +38,7 @@ def test_the_plugin_is_the_packages_datasette_entry_point():
 def test_the_plugin_is_registered_once_and_its_feeds_win(tmp_path):
     from datasette.plugins import pm
 
-    db = tmp_path / "tracker.db"
-    with EventStore(db) as store:
-        store.append(read_jsonl(record_path()))
-        catch_up(store)
+    db = bundled_log(tmp_path / "tracker.db")
     prepare_path(db)
     for ds in (datasette_for(db), datasette_for(db, immutable=True, live=False)):
         listed = [p["name"] for p in get(ds, "/-/plugins.json").json()]
@@ -73,9 +58,7 @@ def snapshot(tmp_path_factory):
     """The bundled record as `tracker serve` serves it (in-process) and as a snapshot built by
     `tracker build site.db`, served by the plain `datasette` command that `tracker build` prints."""
     work = tmp_path_factory.mktemp("snapshot")
-    with EventStore(work / "tracker.db") as store:
-        store.append(read_jsonl(record_path()))
-        catch_up(store)
+    bundled_log(work / "tracker.db")
     built = subprocess.run([str(BIN / "tracker"), "--db", "tracker.db", "build", "site.db"], cwd=work,
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr

@@ -9,11 +9,9 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import example
-from tests.test_snapshot_plugin import as_served, fetch, get, snapshot  # noqa: F401 (a fixture)
+from tests.conftest import bundled_log, example, get
+from tests.test_snapshot_plugin import as_served, fetch, snapshot  # noqa: F401 (a fixture)
 
-from tracker.log.bundled import record_path
-from tracker.log.importing import read_jsonl
 from tracker.log.store import EventStore
 from tracker.publish.schema import prepare_path
 from tracker.publish.site import datasette_for
@@ -193,10 +191,7 @@ def test_the_home_page_and_project_pages_link_to_it_with_their_axes(site):
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
-    db = tmp_path_factory.mktemp("bundled") / "tracker.db"
-    with EventStore(db) as store:
-        store.append(read_jsonl(record_path()))
-        catch_up(store)
+    db = bundled_log(tmp_path_factory.mktemp("bundled") / "tracker.db")
     prepare_path(db)
     return datasette_for(db)
 

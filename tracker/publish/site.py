@@ -109,12 +109,14 @@ def load_metadata(db_name: str = DB_NAME) -> dict[str, Any]:
     for name in INTERNAL_TABLES:
         if name in database["tables"]:
             database["tables"][name] = {**database["tables"][name], "hidden": True}
-    charts = metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"]
-    charts["projects-by-status"]["query"] = PROJECTS_BY_STATUS
     from projections import country_tallies
 
-    for chart in charts.values():  # (countries involved, events by country)
-        chart["query"] = chart["query"].replace("COUNTRY_TALLIES_AS_OF", country_tallies.AS_OF_SQL)
+    # the SQL metadata.yml's charts name, written here (projects by status) or by a
+    # projection (its own as-of question: countries involved, events by country)
+    placed = {"PROJECTS_BY_STATUS": PROJECTS_BY_STATUS, "COUNTRY_TALLIES_AS_OF": country_tallies.AS_OF_SQL}
+    for chart in metadata["plugins"]["datasette-dashboards"]["ksilkroad"]["charts"].values():
+        for name, sql in placed.items():
+            chart["query"] = chart["query"].replace(name, sql)
     from tracker.publish.reported_sql import add_reported_by
 
     add_reported_by(metadata, DB_NAME)  # reported_by, answered by the plugin's SQL function
